@@ -1,0 +1,86 @@
+"""Pydantic schemas for reading, creating and updating users."""
+
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+from doorkeeper import models
+
+PASSWORD_MAX_LENGTH = 1024
+"""Longer passwords are refused with 422 before any hashing (SECURITY 4)."""
+
+Password = Annotated[str, StringConstraints(max_length=PASSWORD_MAX_LENGTH)]
+
+SCHEMA = TypeVar("SCHEMA", bound=BaseModel)
+
+_PRIVILEGED_FIELDS = {"id", "is_superuser", "is_active", "is_verified", "oauth_accounts"}
+_NEVER_WRITTEN = {"id", "hashed_password", "current_password"}
+
+
+class CreateUpdateDictModel(BaseModel):
+    def create_update_dict(self) -> dict[str, Any]:
+        """The fields a user may set on their own account (no privileged flags)."""
+        return self.model_dump(exclude_unset=True, exclude=_PRIVILEGED_FIELDS | _NEVER_WRITTEN)
+
+    def create_update_dict_superuser(self) -> dict[str, Any]:
+        """The fields a superuser may set (everything declared but the id)."""
+        return self.model_dump(exclude_unset=True, exclude=_NEVER_WRITTEN)
+
+
+class BaseUser(CreateUpdateDictModel, Generic[models.ID]):
+    """A user as returned by the API."""
+
+    id: models.ID
+    email: EmailStr
+    is_active: bool = True
+    is_superuser: bool = False
+    is_verified: bool = False
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class BaseUserCreate(CreateUpdateDictModel):
+    email: EmailStr
+    password: Password
+    is_active: bool | None = True
+    is_superuser: bool | None = False
+    is_verified: bool | None = False
+
+
+class BaseUserUpdate(CreateUpdateDictModel):
+    password: Password | None = None
+    current_password: Password | None = None
+    """Required to change one's own password through `PATCH /users/me`."""
+    email: EmailStr | None = None
+    is_active: bool | None = None
+    is_superuser: bool | None = None
+    is_verified: bool | None = None
+
+
+U = TypeVar("U", bound=BaseUser)  # type: ignore[type-arg]
+UC = TypeVar("UC", bound=BaseUserCreate)
+UU = TypeVar("UU", bound=BaseUserUpdate)
+
+
+class BaseOAuthAccount(BaseModel, Generic[models.ID]):
+    """An OAuth account linked to a user.
+
+    The provider's tokens are read from the model but never serialized: no response
+    carries them (SECURITY 35).
+    """
+
+    id: models.ID
+    oauth_name: str
+    access_token: str = Field(exclude=True, repr=False)
+    expires_at: int | None = None
+    refresh_token: str | None = Field(default=None, exclude=True, repr=False)
+    account_id: str
+    account_email: str
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class BaseOAuthAccountMixin(BaseModel):
+    """Adds the list of OAuth accounts to a user schema."""
+
+    oauth_accounts: list[BaseOAuthAccount] = []  # type: ignore[type-arg]
