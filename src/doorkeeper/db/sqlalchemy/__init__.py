@@ -176,10 +176,13 @@ class SQLAlchemyUserDatabase(Generic[UP, ID], BaseUserDatabase[UP, ID]):
         return await self._get_user(statement)
 
     async def get_by_email(self, email: str) -> UP | None:
-        statement = select(self.user_table).where(
+        return await self._get_user(self._select_by_email(email))
+
+    def _select_by_email(self, email: str) -> Select[Any]:
+        """An equality on the unique index of normalized addresses."""
+        return select(self.user_table).where(
             self._table.email_normalized == normalize_email(email)
         )
-        return await self._get_user(statement)
 
     async def get_by_oauth_account(self, oauth: str, account_id: str) -> UP | None:
         if self.oauth_account_table is None:
