@@ -7,7 +7,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import String, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from doorkeeper.db import (
@@ -106,7 +111,9 @@ async def test_update_if_is_compare_and_set(
     user_db: SQLAlchemyUserDatabase[User, uuid.UUID],
 ) -> None:
     user = await user_db.create({"email": "bors@camelot.bt", "hashed_password": "old"})
-    assert await user_db.update_if(user, {"hashed_password": "new"}, {"hashed_password": "x"}) is None
+    assert (
+        await user_db.update_if(user, {"hashed_password": "new"}, {"hashed_password": "x"}) is None
+    )
     assert user.hashed_password == "old"
     updated = await user_db.update_if(
         user, {"hashed_password": "new", "email": "Bors2@camelot.bt"}, {"hashed_password": "old"}
@@ -229,7 +236,7 @@ async def test_get_by_email_is_an_index_scan_on_postgresql(session: AsyncSession
     user_db = SQLAlchemyUserDatabase(session, User)
     await session.execute(
         text(
-            "INSERT INTO \"user\" (id, email, email_normalized, hashed_password, is_active,"
+            'INSERT INTO "user" (id, email, email_normalized, hashed_password, is_active,'
             " is_superuser, is_verified) SELECT gen_random_uuid(), 'u' || g || '@example.com',"
             " 'u' || g || '@example.com', 'h', true, false, false FROM generate_series(1, 5000) g"
         )
@@ -238,9 +245,7 @@ async def test_get_by_email_is_an_index_scan_on_postgresql(session: AsyncSession
     await session.execute(text('ANALYZE "user"'))
     statement = user_db._select_by_email("U4242@Example.com")
     compiled = statement.compile(session.bind, compile_kwargs={"literal_binds": True})  # type: ignore[arg-type]
-    plan = "\n".join(
-        row[0] for row in (await session.execute(text(f"EXPLAIN {compiled}"))).all()
-    )
+    plan = "\n".join(row[0] for row in (await session.execute(text(f"EXPLAIN {compiled}"))).all())
     assert "Index Scan" in plan or "Index Only Scan" in plan, plan
     assert "email_normalized" in plan, plan
     assert 'Seq Scan on "user"' not in plan and "Seq Scan on user" not in plan, plan

@@ -27,8 +27,8 @@ from doorkeeper.password import PasswordHelper, PasswordHelperProtocol
 from doorkeeper.password_policy import DEFAULT_PASSWORD_POLICY, PasswordPolicy
 from doorkeeper.types import DependencyCallable
 
-RESET_PASSWORD_TOKEN_AUDIENCE = "fastapi-users:reset"
-VERIFY_USER_TOKEN_AUDIENCE = "fastapi-users:verify"
+RESET_PASSWORD_TOKEN_AUDIENCE = "fastapi-users:reset"  # noqa: S105 - an audience, not a secret
+VERIFY_USER_TOKEN_AUDIENCE = "fastapi-users:verify"  # noqa: S105 - an audience, not a secret
 
 __all__ = [
     "RESET_PASSWORD_TOKEN_AUDIENCE",
@@ -128,9 +128,7 @@ class BaseUserManager(OAuthCallbacksMixin, Generic[models.UP, models.ID]):
         if await self.user_db.get_by_email(user_create.email) is not None:
             raise exceptions.UserAlreadyExists()
         user_dict = (
-            user_create.create_update_dict()
-            if safe
-            else user_create.create_update_dict_superuser()
+            user_create.create_update_dict() if safe else user_create.create_update_dict_superuser()
         )
         password = user_dict.pop("password")
         user_dict["hashed_password"] = await self.hash_password(password)
@@ -375,9 +373,7 @@ class BaseUserManager(OAuthCallbacksMixin, Generic[models.UP, models.ID]):
 
     # --- passwords -------------------------------------------------------------------
 
-    async def validate_password(
-        self, password: str, user: schemas.UC | models.UP | Any
-    ) -> None:
+    async def validate_password(self, password: str, user: schemas.UC | models.UP | Any) -> None:
         """Refuse a password by raising `InvalidPasswordException(reason)`.
 
         The default applies `password_policy` (length, common passwords, the user's

@@ -6,6 +6,8 @@ address keeps the case the user typed; its normalized form is stored beside it, 
 a unique index, and every lookup goes through that index.
 """
 
+import contextlib
+
 
 def normalize_email(email: str) -> str:
     """Trim, lowercase the whole address, and IDNA-encode the domain."""
@@ -14,8 +16,7 @@ def normalize_email(email: str) -> str:
     if not sep:
         return email.lower()
     domain = domain.rstrip(".").lower()
-    try:
+    # A domain IDNA cannot encode stays as it is; it still compares lowercased.
+    with contextlib.suppress(UnicodeError):
         domain = domain.encode("idna").decode("ascii")
-    except UnicodeError:
-        pass  # leave a domain IDNA cannot encode as it is; it still compares lowercased
     return f"{local.lower()}@{domain}"

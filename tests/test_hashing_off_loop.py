@@ -1,0 +1,82 @@
+"""Hashing runs in worker threads: the event loop keeps serving, and a login for an
+unknown address costs what a login for a known one costs."""
+
+import asyncio
+import statistics
+import time
+
+import pytest
+from fastapi.security import OAuth2PasswordRequestForm
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from doorkeeper import schemas
+from doorkeeper.concurrency import cpu_limit, get_cpu_limiter
+from doorkeeper.db import SQLAlchemyUserDatabase
+from doorkeeper.password import PasswordHelper
+from tests.managers import UserManager
+from tests.models import User
+
+pytestmark = pytest.mark.slow
+
+
+async def test_event_loop_keeps_running_while_hashing(session: AsyncSession) -> None:
+    manager = UserManager(SQLAlchemyUserDatabase(session, User), PasswordHelper())  # real cost
+    gaps: list[float] = []
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        last = time.perf_counter()
+        while not done.is_set():
+            await asyncio.sleep(0.002)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    async def hash_many() -> float:
+        start = time.perf_counter()
+        await asyncio.gather(*(manager.hash_password(f"password-{i}") for i in range(4)))
+        return time.perf_counter() - start
+
+    ticking = asyncio.create_task(ticker())
+    elapsed = await hash_many()
+    done.set()
+    await ticking
+    assert elapsed > 0.05, "the hasher is not the production one"
+    # The loop ticked throughout: had a hash run on it, one gap would span a whole hash.
+    assert len(gaps) > elapsed / 0.02
+    assert max(gaps) < elapsed / 2
+
+
+async def test_hashing_is_bounded_by_the_cpu_count() -> None:
+    limiter = get_cpu_limiter()
+    assert limiter.total_tokens == cpu_limit() >= 1
+    assert get_cpu_limiter() is limiter
+
+
+@pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)
+async def test_authenticate_takes_the_same_time_for_unknown_users(session: AsyncSession) -> None:
+    # A realistic hasher (OWASP's m=19 MiB, t=2 row) so that hashing dominates the timing.
+    helper = PasswordHelper(
+        PasswordHash((Argon2Hasher(time_cost=2, memory_cost=19456, parallelism=1),))
+    )
+    manager = UserManager(SQLAlchemyUserDatabase(session, User), helper)
+    await manager.create(
+        schemas.BaseUserCreate(email="known@camelot.bt", password="a-good-password")
+    )
+
+    async def timed(username: str) -> float:
+        form = OAuth2PasswordRequestForm(username=username, password="a-wrong-password")
+        start = time.perf_counter()
+        assert await manager.authenticate(form) is None
+        return time.perf_counter() - start
+
+    known: list[float] = []
+    unknown: list[float] = []
+    await timed("warm-up@camelot.bt")
+    for _ in range(50):
+        known.append(await timed("known@camelot.bt"))
+        unknown.append(await timed("unknown@camelot.bt"))
+    ratio = statistics.median(unknown) / statistics.median(known)
+    assert 0.8 <= ratio <= 1.2, (statistics.median(known), statistics.median(unknown))
