@@ -393,3 +393,10 @@ async def test_oauth_callbacks(manager: UserManager) -> None:
     )
     assert {a.oauth_name for a in associated.oauth_accounts} == {"service1", "service2"}
     assert (await manager.get_by_oauth_account("service2", "account3")).id == existing.id
+
+
+async def test_current_password_requirement_can_be_relaxed(manager: UserManager) -> None:
+    user = await register(manager)
+    manager.require_current_password = False
+    user = await manager.update(UserUpdate(password="a-brand-new-password"), user, safe=True)
+    assert await manager.authenticate(credentials(user.email, "a-brand-new-password"))

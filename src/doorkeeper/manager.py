@@ -58,6 +58,8 @@ class BaseUserManager(OAuthCallbacksMixin, Generic[models.UP, models.ID]):
     :attribute verification_token_lifetime_seconds: Their lifetime (24 hours).
     :attribute verification_token_audience: Their JWT audience.
     :attribute password_policy: What the default `validate_password` enforces.
+    :attribute require_current_password: Self-service password changes need the
+        current password (`False` restores FastAPI Users' behaviour).
 
     :param user_db: Database adapter instance.
     :param password_helper: Hashes and verifies passwords; Argon2id by default.
@@ -72,6 +74,8 @@ class BaseUserManager(OAuthCallbacksMixin, Generic[models.UP, models.ID]):
     verification_token_audience: str = VERIFY_USER_TOKEN_AUDIENCE
 
     password_policy: PasswordPolicy = DEFAULT_PASSWORD_POLICY
+    require_current_password: bool = True
+    """A user changing their own password must give the current one (SECURITY 9)."""
 
     user_db: BaseUserDatabase[models.UP, models.ID]
     password_helper: PasswordHelperProtocol
@@ -304,7 +308,7 @@ class BaseUserManager(OAuthCallbacksMixin, Generic[models.UP, models.ID]):
             updated_user_data = user_update.create_update_dict()
         else:
             updated_user_data = user_update.create_update_dict_superuser()
-        if safe and updated_user_data.get("password") is not None:
+        if safe and self.require_current_password and updated_user_data.get("password") is not None:
             await self._check_current_password(user, getattr(user_update, "current_password", None))
         keep = _request_token_id(request) if safe else None
         updated_user = await self._update(user, updated_user_data, keep_token_id=keep)
