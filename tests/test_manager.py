@@ -400,3 +400,14 @@ async def test_current_password_requirement_can_be_relaxed(manager: UserManager)
     manager.require_current_password = False
     user = await manager.update(UserUpdate(password="a-brand-new-password"), user, safe=True)
     assert await manager.authenticate(credentials(user.email, "a-brand-new-password"))
+
+
+async def test_session_revocation_on_change_can_be_relaxed(manager: UserManager) -> None:
+    user = await register(manager)
+    manager.revoke_sessions_on_change = False
+    before = datetime.now(timezone.utc)
+    user = await manager.update(UserUpdate(email="arthur@camelot.bt", is_active=False), user)
+    await manager.update(UserUpdate(is_active=True), user)
+    await manager.forgot_password(user)
+    user = await manager.reset_password(manager.reset_tokens[-1], "a-brand-new-password")
+    assert not is_token_revoked(user, before, None)

@@ -76,6 +76,9 @@ class BaseUserManager(OAuthCallbacksMixin, Generic[models.UP, models.ID]):
     password_policy: PasswordPolicy = DEFAULT_PASSWORD_POLICY
     require_current_password: bool = True
     """A user changing their own password must give the current one (SECURITY 9)."""
+    revoke_sessions_on_change: bool = True
+    """A password change or reset, an e-mail change or a deactivation ends the user's
+    other sessions (SECURITY 19)."""
 
     user_db: BaseUserDatabase[models.UP, models.ID]
     password_helper: PasswordHelperProtocol
@@ -279,7 +282,8 @@ class BaseUserManager(OAuthCallbacksMixin, Generic[models.UP, models.ID]):
             raise exceptions.UserInactive()
         await self.validate_password(password, user)
         update_dict = {"hashed_password": await self.hash_password(password)}
-        update_dict.update(self._revocation_values(user, keep_token_id=None))
+        if self.revoke_sessions_on_change:
+            update_dict.update(self._revocation_values(user, keep_token_id=None))
         updated_user = await self.user_db.update_if(
             user, update_dict, expected={"hashed_password": current_hash}
         )
@@ -371,7 +375,7 @@ class BaseUserManager(OAuthCallbacksMixin, Generic[models.UP, models.ID]):
                 revoke = True
             else:
                 validated[field] = value
-        if revoke:
+        if revoke and self.revoke_sessions_on_change:
             validated.update(self._revocation_values(user, keep_token_id))
         return await self.user_db.update(user, validated)
 
