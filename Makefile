@@ -30,7 +30,7 @@ test: lint
 	$(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS)
 
 serve: $(STAMP)
-	$(BIN)/uvicorn examples.sqlalchemy.app:app --host 127.0.0.1 --port 8000
+	cd examples/sqlalchemy && $(CURDIR)/$(BIN)/uvicorn app.app:app --host 127.0.0.1 --port 8000
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage
