@@ -129,6 +129,8 @@ def test_generate_and_decode_jwt() -> None:
         ({"iat": 10**10}, pyjwt.ImmatureSignatureError),
         ({"exp": "tomorrow"}, pyjwt.DecodeError),
         ({"exp": True}, pyjwt.DecodeError),
+        ({"exp": float("nan")}, pyjwt.DecodeError),
+        ({"exp": float("inf")}, pyjwt.DecodeError),
     ],
 )
 def test_time_claims_are_enforced(claims: dict[str, object], error: type[Exception]) -> None:

@@ -4,6 +4,7 @@ Every token carries `exp` when a lifetime is given, decoding requires an explici
 algorithm allow-list and an audience, and oversized tokens are refused before parsing.
 """
 
+import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -102,7 +103,10 @@ def _numeric(claims: dict[str, Any], name: str) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise jwt.DecodeError(f"The {name} claim must be a number")
-    return float(value)
+    number = float(value)
+    if not math.isfinite(number):
+        raise jwt.DecodeError(f"The {name} claim must be a finite number")
+    return number
 
 
 def _check_times(claims: dict[str, Any]) -> None:

@@ -448,4 +448,4 @@ class BaseUserManager(OAuthCallbacksMixin, Generic[models.UP, models.ID]):
         """Called after a user was deleted."""
 
 
-UserManagerDependency = DependencyCallable[BaseUserManager[Any, Any]]
+UserManagerDependency = DependencyCallable[BaseUserManager[models.UP, models.ID]]

@@ -1,0 +1,37 @@
+"""The strategy protocol: how a token is issued, checked and ended."""
+
+from typing import Any, Generic, Protocol
+
+from doorkeeper.manager import BaseUserManager
+from doorkeeper.models import ID, UP
+
+
+class StrategyDestroyNotSupportedError(Exception):
+    """The strategy cannot end one token by itself (a JWT lives until it expires)."""
+
+
+class Strategy(Protocol, Generic[UP, ID]):
+    """Issues tokens for users and resolves tokens into users.
+
+    Doorkeeper's strategies also have `token_id(token) -> str | None`: an identifier of a
+    token that `read_token` has just accepted, used to spare the caller's own token when
+    the manager revokes the user's tokens during that request. It is optional for
+    strategies written for FastAPI Users.
+    """
+
+    async def read_token(
+        self, token: str | None, user_manager: BaseUserManager[UP, ID]
+    ) -> UP | None: ...
+
+    async def write_token(self, user: UP) -> str: ...
+
+    async def destroy_token(self, token: str, user: UP) -> None: ...
+
+
+def get_token_id(strategy: Any, token: str) -> str | None:
+    """The strategy's identifier of `token`, or `None` if it does not name its tokens."""
+    token_id = getattr(strategy, "token_id", None)
+    if not callable(token_id):
+        return None
+    value = token_id(token)
+    return value if isinstance(value, str) else None

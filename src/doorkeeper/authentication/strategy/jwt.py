@@ -1,0 +1,180 @@
+"""JWT strategy: stateless signed tokens, revocable through the user's "not before"."""
+
+import math
+import secrets
+import time
+import warnings
+from datetime import datetime, timezone
+from typing import Any, Generic
+
+import jwt
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+
+from doorkeeper import exceptions
+from doorkeeper.authentication.strategy.base import Strategy, StrategyDestroyNotSupportedError
+from doorkeeper.jwt import (
+    ALLOWED_ALGORITHMS,
+    MAX_TOKEN_LENGTH,
+    SecretType,
+    _get_secret_value,
+    decode_jwt,
+    generate_jwt,
+)
+from doorkeeper.manager import BaseUserManager
+from doorkeeper.models import ID, UP
+from doorkeeper.revocation import is_token_revoked
+
+MIN_HMAC_SECRET_BYTES = 32
+REQUIRED_CLAIMS = ("exp", "sub", "iat", "jti")
+FORBIDDEN_HEADERS = frozenset({"crit", "jwk", "jku", "x5u", "x5c"})
+"""Header parameters that would make the token name its own key or its own rules."""
+
+
+class InsecureSecretWarning(UserWarning):
+    """An HMAC secret is shorter than 32 bytes: it can be brute-forced offline."""
+
+
+def _finite_number(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+
+
+def _well_typed(claims: dict[str, Any]) -> bool:
+    """String `sub` and `jti` (older PyJWT releases do not check them), finite `iat` and
+    `exp`, and an `iat` that is a representable instant."""
+    if not all(isinstance(claims[name], str) for name in ("sub", "jti")):
+        return False
+    if not all(_finite_number(claims[name]) for name in ("iat", "exp")):
+        return False
+    try:
+        datetime.fromtimestamp(claims["iat"], timezone.utc)
+    except (OverflowError, ValueError, OSError):
+        return False
+    return True
+
+
+def _public_key_of(private_key: SecretType) -> str | None:
+    """The PEM public key matching a PEM private key (PyJWT cannot verify with the
+    private key of every algorithm); `None` when `private_key` is not one."""
+    try:
+        key = serialization.load_pem_private_key(
+            _get_secret_value(private_key).encode("utf-8"), password=None
+        )
+        pem = key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    except (ValueError, TypeError, AttributeError, UnsupportedAlgorithm):
+        return None
+    return pem.decode("ascii")
+
+
+class JWTStrategyDestroyNotSupportedError(StrategyDestroyNotSupportedError):
+    def __init__(self) -> None:
+        super().__init__("A JWT cannot be deleted; the user's tokens are revoked instead.")
+
+
+class JWTStrategy(Strategy[UP, ID], Generic[UP, ID]):
+    """Signed tokens: `sub` (the user id), `aud`, `iat`, `exp` and a random `jti`.
+
+    :param secret: The signing key: an HMAC secret, or a private key for RS/PS/ES/EdDSA.
+    :param lifetime_seconds: Token lifetime; required (a token without `exp` never ends).
+    :param token_audience: The `aud` claim written and required.
+    :param algorithm: The one algorithm written and accepted.
+    :param public_key: The verification key for asymmetric algorithms.
+    """
+
+    def __init__(
+        self,
+        secret: SecretType,
+        lifetime_seconds: int | None,
+        token_audience: list[str] = ["fastapi-users:auth"],  # noqa: B006 (FastAPI Users' default)
+        algorithm: str = "HS256",
+        public_key: SecretType | None = None,
+    ) -> None:
+        if lifetime_seconds is None or lifetime_seconds <= 0:
+            raise ValueError("JWTStrategy needs a positive lifetime_seconds: tokens must expire")
+        if algorithm not in ALLOWED_ALGORITHMS:
+            raise ValueError(f"Algorithm {algorithm!r} is not allowed")
+        if algorithm.startswith("HS"):
+            length = len(_get_secret_value(secret).encode("utf-8"))
+            if length < MIN_HMAC_SECRET_BYTES:
+                warnings.warn(
+                    f"The JWT secret is {length} bytes long; use at least "
+                    f"{MIN_HMAC_SECRET_BYTES} random bytes (e.g. secrets.token_urlsafe(32))",
+                    InsecureSecretWarning,
+                    stacklevel=2,
+                )
+        self.secret = secret
+        self.lifetime_seconds = lifetime_seconds
+        self.token_audience = list(token_audience)
+        self.algorithm = algorithm
+        self.public_key = public_key
+        if public_key is None and not algorithm.startswith("HS"):
+            self.public_key = _public_key_of(secret)
+
+    @property
+    def encode_key(self) -> SecretType:
+        return self.secret
+
+    @property
+    def decode_key(self) -> SecretType:
+        return self.public_key or self.secret
+
+    async def read_token(
+        self, token: str | None, user_manager: BaseUserManager[UP, ID]
+    ) -> UP | None:
+        claims = self._verified_claims(token)
+        if claims is None:
+            return None
+        try:
+            user = await user_manager.get(user_manager.parse_id(claims["sub"]))
+        except (exceptions.InvalidID, exceptions.UserNotExists):
+            return None
+        issued_at = datetime.fromtimestamp(claims["iat"], timezone.utc)
+        if is_token_revoked(user, issued_at, claims["jti"]):
+            return None
+        return user
+
+    def _verified_claims(self, token: str | None) -> dict[str, Any] | None:
+        """The token's claims if its signature, header and claims all check out."""
+        if token is None or len(token) > MAX_TOKEN_LENGTH:
+            return None
+        try:
+            header = jwt.get_unverified_header(token)
+            if FORBIDDEN_HEADERS.intersection(header):
+                return None
+            claims = decode_jwt(
+                token,
+                self.decode_key,
+                self.token_audience,
+                algorithms=[self.algorithm],
+                require=REQUIRED_CLAIMS,
+            )
+        except (jwt.PyJWTError, ValueError, TypeError):
+            return None
+        if not _well_typed(claims):
+            return None
+        return claims
+
+    async def write_token(self, user: UP) -> str:
+        issued_at = time.time()
+        claims: dict[str, Any] = {
+            "sub": str(user.id),
+            "aud": self.token_audience,
+            "iat": issued_at,
+            "exp": issued_at + self.lifetime_seconds,
+            "jti": secrets.token_urlsafe(16),
+        }
+        return generate_jwt(claims, self.encode_key, None, algorithm=self.algorithm)
+
+    async def destroy_token(self, token: str, user: UP) -> None:
+        raise JWTStrategyDestroyNotSupportedError()
+
+    def token_id(self, token: str) -> str | None:
+        """The `jti` of a token `read_token` has accepted."""
+        try:
+            claims = jwt.decode(token, options={"verify_signature": False})
+        except jwt.PyJWTError:
+            return None
+        jti = claims.get("jti")
+        return jti if isinstance(jti, str) else None
