@@ -8,6 +8,7 @@ __version__ = "0.1.0"
 
 from doorkeeper import models, schemas
 from doorkeeper.exceptions import InvalidID, InvalidPasswordException
+from doorkeeper.fastapi_users import FastAPIUsers
 from doorkeeper.manager import BaseUserManager, IntegerIDMixin, UUIDIDMixin
 
 __all__ = [
@@ -20,13 +21,3 @@ __all__ = [
     "models",
     "schemas",
 ]
-
-
-def __getattr__(name: str) -> object:
-    # FastAPIUsers sits on the top floor; importing it lazily keeps `import doorkeeper`
-    # from pulling in the routers (and lets lower floors import this package).
-    if name == "FastAPIUsers":
-        from doorkeeper.fastapi_users import FastAPIUsers
-
-        return FastAPIUsers
-    raise AttributeError(f"module 'doorkeeper' has no attribute {name!r}")

@@ -180,9 +180,7 @@ class SQLAlchemyUserDatabase(Generic[UP, ID], BaseUserDatabase[UP, ID]):
 
     def _select_by_email(self, email: str) -> Select[Any]:
         """An equality on the unique index of normalized addresses."""
-        return select(self.user_table).where(
-            self._table.email_normalized == normalize_email(email)
-        )
+        return select(self.user_table).where(self._table.email_normalized == normalize_email(email))
 
     async def get_by_oauth_account(self, oauth: str, account_id: str) -> UP | None:
         if self.oauth_account_table is None:

@@ -1,0 +1,94 @@
+"""`FastAPIUsers`: ties a user manager and authentication backends to the routers."""
+
+from collections.abc import Sequence
+from typing import Generic
+
+from fastapi import APIRouter
+
+from doorkeeper import models, schemas
+from doorkeeper.authentication import AuthenticationBackend, Authenticator
+from doorkeeper.manager import UserManagerDependency
+from doorkeeper.router import (
+    get_auth_router,
+    get_register_router,
+    get_reset_password_router,
+    get_users_router,
+    get_verify_router,
+)
+
+
+class FastAPIUsers(Generic[models.UP, models.ID]):
+    """The main object of the compatible API.
+
+    :param get_user_manager: dependency callable giving the user manager.
+    :param auth_backends: the authentication backends, tried in order.
+
+    `current_user(...)` (the authenticator's) makes the dependency that gives the
+    authenticated user; the `get_*_router` methods make the routers to include.
+    """
+
+    authenticator: Authenticator[models.UP, models.ID]
+
+    def __init__(
+        self,
+        get_user_manager: UserManagerDependency[models.UP, models.ID],
+        auth_backends: Sequence[AuthenticationBackend[models.UP, models.ID]],
+    ) -> None:
+        self.authenticator = Authenticator(auth_backends, get_user_manager)
+        self.get_user_manager = get_user_manager
+        self.current_user = self.authenticator.current_user
+
+    def get_register_router(
+        self, user_schema: type[schemas.U], user_create_schema: type[schemas.UC]
+    ) -> APIRouter:
+        """The router with POST /register.
+
+        :param user_schema: the schema of a user as returned.
+        :param user_create_schema: the schema of the registration body.
+        """
+        return get_register_router(self.get_user_manager, user_schema, user_create_schema)
+
+    def get_verify_router(self, user_schema: type[schemas.U]) -> APIRouter:
+        """The router with POST /request-verify-token and POST /verify.
+
+        :param user_schema: the schema of a user as returned.
+        """
+        return get_verify_router(self.get_user_manager, user_schema)
+
+    def get_reset_password_router(self) -> APIRouter:
+        """The router with POST /forgot-password and POST /reset-password."""
+        return get_reset_password_router(self.get_user_manager)
+
+    def get_auth_router(
+        self,
+        backend: AuthenticationBackend[models.UP, models.ID],
+        requires_verification: bool = False,
+    ) -> APIRouter:
+        """The router with POST /login and POST /logout for `backend`.
+
+        :param backend: the authentication backend.
+        :param requires_verification: refuse users whose e-mail is not verified.
+        """
+        return get_auth_router(
+            backend, self.get_user_manager, self.authenticator, requires_verification
+        )
+
+    def get_users_router(
+        self,
+        user_schema: type[schemas.U],
+        user_update_schema: type[schemas.UU],
+        requires_verification: bool = False,
+    ) -> APIRouter:
+        """The router with /me and the superusers' /{id} routes.
+
+        :param user_schema: the schema of a user as returned.
+        :param user_update_schema: the schema of an update body.
+        :param requires_verification: refuse users whose e-mail is not verified.
+        """
+        return get_users_router(
+            self.get_user_manager,
+            user_schema,
+            user_update_schema,
+            self.authenticator,
+            requires_verification,
+        )

@@ -1,0 +1,181 @@
+"""What every router shares: error models and codes, and the route class that turns a
+storage outage into 503 and an unparsable body into 422."""
+
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from enum import Enum
+from typing import Any
+
+from fastapi import HTTPException, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.formparsers import MultiPartException
+
+from doorkeeper.authentication.errors import SERVICE_UNAVAILABLE, is_unavailable_error
+
+logger = logging.getLogger("doorkeeper")
+
+OpenAPIResponseType = dict[int | str, dict[str, Any]]
+"""The `responses` argument of a FastAPI route."""
+
+_BODY_PARSE_ERROR = "There was an error parsing the body"
+"""The `detail` FastAPI gives (with a 400) to a body it cannot parse at all."""
+
+
+class ErrorModel(BaseModel):
+    detail: str | dict[str, str]
+
+
+class ErrorCodeReasonModel(BaseModel):
+    code: str
+    reason: str
+
+
+class ErrorCode(str, Enum):
+    REGISTER_INVALID_PASSWORD = "REGISTER_INVALID_PASSWORD"  # noqa: S105
+    REGISTER_USER_ALREADY_EXISTS = "REGISTER_USER_ALREADY_EXISTS"
+    OAUTH_NOT_AVAILABLE_EMAIL = "OAUTH_NOT_AVAILABLE_EMAIL"
+    OAUTH_USER_ALREADY_EXISTS = "OAUTH_USER_ALREADY_EXISTS"
+    OAUTH_INVALID_STATE = "OAUTH_INVALID_STATE"
+    LOGIN_BAD_CREDENTIALS = "LOGIN_BAD_CREDENTIALS"
+    LOGIN_USER_NOT_VERIFIED = "LOGIN_USER_NOT_VERIFIED"
+    RESET_PASSWORD_BAD_TOKEN = "RESET_PASSWORD_BAD_TOKEN"  # noqa: S105
+    RESET_PASSWORD_INVALID_PASSWORD = "RESET_PASSWORD_INVALID_PASSWORD"  # noqa: S105
+    VERIFY_USER_BAD_TOKEN = "VERIFY_USER_BAD_TOKEN"  # noqa: S105
+    VERIFY_USER_ALREADY_VERIFIED = "VERIFY_USER_ALREADY_VERIFIED"
+    UPDATE_USER_EMAIL_ALREADY_EXISTS = "UPDATE_USER_EMAIL_ALREADY_EXISTS"
+    UPDATE_USER_INVALID_PASSWORD = "UPDATE_USER_INVALID_PASSWORD"  # noqa: S105
+    ACCESS_TOKEN_ALREADY_EXPIRED = "ACCESS_TOKEN_ALREADY_EXPIRED"  # noqa: S105
+    ACCESS_TOKEN_DECODE_ERROR = "ACCESS_TOKEN_DECODE_ERROR"  # noqa: S105
+
+
+def error(code: ErrorCode) -> HTTPException:
+    """A 400 whose detail is the bare error code."""
+    return HTTPException(status_code=status.HTTP_400_BAD_REQUEST, detail=code.value)
+
+
+def error_with_reason(code: ErrorCode, reason: Any) -> HTTPException:
+    """A 400 whose detail names the code and the reason (a refused password)."""
+    return HTTPException(
+        status_code=status.HTTP_400_BAD_REQUEST,
+        detail={"code": code.value, "reason": reason},
+    )
+
+
+def too_long(field: str, max_length: int) -> RequestValidationError:
+    """The 422 FastAPI would give for a string field over its length limit.
+
+    The offending value is not echoed back (it is a password).
+    """
+    return RequestValidationError(
+        [
+            {
+                "type": "string_too_long",
+                "loc": ("body", field),
+                "msg": f"String should have at most {max_length} characters",
+                "ctx": {"max_length": max_length},
+            }
+        ]
+    )
+
+
+def example(summary: str, detail: Any) -> dict[str, Any]:
+    """One OpenAPI example of an error body."""
+    return {"summary": summary, "value": {"detail": detail}}
+
+
+def bad_request_responses(examples: dict[str, dict[str, Any]]) -> OpenAPIResponseType:
+    """The OpenAPI documentation of a route's 400 answers."""
+    return {
+        status.HTTP_400_BAD_REQUEST: {
+            "model": ErrorModel,
+            "content": {"application/json": {"examples": examples}},
+        }
+    }
+
+
+async def run_quietly(
+    job: Callable[[], Awaitable[None]], what: str, user_manager: object = None
+) -> None:
+    """Run a background job; log, never raise, whatever goes wrong.
+
+    The response has already been sent: an exception here could only end up in the
+    server's error log as a stack trace, or reach a test client. Afterwards the database
+    session of `user_manager` is closed (see `release_session`).
+    """
+    try:
+        await job()
+    except Exception as exc:
+        if is_unavailable_error(exc):
+            logger.warning("%s skipped: storage unavailable (%s)", what, type(exc).__name__)
+        else:
+            logger.error("%s failed (%s)", what, type(exc).__name__, exc_info=exc)
+    finally:
+        await release_session(user_manager, what)
+
+
+async def release_session(user_manager: object, what: str) -> None:
+    """Close the database session a background job used, if the manager's storage has one.
+
+    A session dependency of scope "function" is closed before background tasks run; using
+    it again opens a new connection that nothing would return to the pool. Closing is
+    harmless otherwise: the session stays usable, and its dependency closes it again.
+    """
+    session = getattr(getattr(user_manager, "user_db", None), "session", None)
+    close = getattr(session, "close", None)
+    if close is None or not inspect.iscoroutinefunction(close):
+        return
+    try:
+        await close()
+    except Exception as exc:
+        logger.warning("%s: closing the session failed (%s)", what, type(exc).__name__)
+
+
+def _is_body_parse_error(exc: StarletteHTTPException) -> bool:
+    """Whether FastAPI or Starlette refused the body as unparsable (with a 400)."""
+    if exc.status_code != status.HTTP_400_BAD_REQUEST:
+        return False
+    return exc.detail == _BODY_PARSE_ERROR or isinstance(exc.__context__, MultiPartException)
+
+
+class DoorkeeperRoute(APIRoute):
+    """The route class of Doorkeeper's routers.
+
+    * An error of the database or of Redis being unreachable (raised by a dependency,
+      the authenticator included, or by the endpoint) becomes 503
+      `{"detail": "SERVICE_UNAVAILABLE"}`: never a 500 or a stack trace.
+    * A body FastAPI cannot parse at all (a broken multipart form) becomes 422, like
+      every other malformed body, instead of FastAPI's 400.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def guarded_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except StarletteHTTPException as exc:
+                if not _is_body_parse_error(exc):
+                    raise
+                raise RequestValidationError(
+                    [{"type": "body_invalid", "loc": ("body",), "msg": _BODY_PARSE_ERROR}]
+                ) from exc
+            except Exception as exc:
+                if not is_unavailable_error(exc):
+                    raise
+                logger.warning(
+                    "%s %s: storage unavailable (%s)",
+                    request.method,
+                    request.url.path,
+                    type(exc).__name__,
+                )
+                return JSONResponse(
+                    {"detail": SERVICE_UNAVAILABLE},
+                    status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+                )
+
+        return guarded_handler
