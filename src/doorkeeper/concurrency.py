@@ -23,10 +23,9 @@ _limiters: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityL
 
 def cpu_limit() -> int:
     """How many hashes may run at once: the CPUs this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # platforms without sched_getaffinity
-        return max(1, os.cpu_count() or 1)
+    affinity = getattr(os, "sched_getaffinity", None)  # absent on macOS and Windows
+    count = len(affinity(0)) if affinity is not None else os.cpu_count()
+    return max(1, count or 1)
 
 
 def get_cpu_limiter() -> anyio.CapacityLimiter:
