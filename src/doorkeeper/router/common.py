@@ -16,11 +16,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException
 
 from doorkeeper.authentication.errors import SERVICE_UNAVAILABLE, is_unavailable_error
+from doorkeeper.openapi import OpenAPIResponseType as OpenAPIResponseType
 
 logger = logging.getLogger("doorkeeper")
 
-OpenAPIResponseType = dict[int | str, dict[str, Any]]
-"""The `responses` argument of a FastAPI route."""
 
 _BODY_PARSE_ERROR = "There was an error parsing the body"
 """The `detail` FastAPI gives (with a 400) to a body it cannot parse at all."""

@@ -1,12 +1,11 @@
 """The transport protocol: how a token travels between the client and the server."""
 
-from typing import Any, Protocol
+from typing import Protocol
 
 from fastapi import Response
 from fastapi.security.base import SecurityBase
 
-OpenAPIResponseType = dict[int | str, dict[str, Any]]
-"""The shape of FastAPI's `responses` route parameter."""
+from doorkeeper.openapi import OpenAPIResponseType as OpenAPIResponseType
 
 
 class TransportLogoutNotSupportedError(Exception):
