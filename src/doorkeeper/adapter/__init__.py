@@ -1,0 +1,188 @@
+"""`SQLAlchemyAdapter`: Doorkeeper's tables on one async engine, with FastAPI dependencies
+and sub-adapters (`.user`, `.token`, `.session`, `.oauth`).
+
+    adapter = SQLAlchemyAdapter("sqlite+aiosqlite:///./auth.db")
+    adapter = SQLAlchemyAdapter(engine=existing_async_engine)
+"""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeAlias
+
+from fastapi import Depends
+from sqlalchemy import MetaData, exc, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from doorkeeper.adapter.engine import (
+    DatabaseUnavailableError,
+    check_sqlite_path,
+    create_engine,
+    describe_url,
+    unavailable_error,
+)
+from doorkeeper.adapter.models import AccessToken, Base, OAuthAccount, OneTimeToken, User
+from doorkeeper.adapter.oauth import OAuthAccountStore
+from doorkeeper.adapter.sessions import LoginSessionStore
+from doorkeeper.adapter.tokens import OneTimeTokenStore
+from doorkeeper.adapter.users import UserStore
+from doorkeeper.db.sqlalchemy import SQLAlchemyUserDatabase
+from doorkeeper.db.sqlalchemy.access_token import SQLAlchemyAccessTokenDatabase
+
+__all__ = [
+    "CREATE_TABLES_ATTEMPTS",
+    "AccessToken",
+    "Base",
+    "DatabaseUnavailableError",
+    "LoginSessionStore",
+    "OAuthAccount",
+    "OAuthAccountStore",
+    "OneTimeToken",
+    "OneTimeTokenStore",
+    "SQLAlchemyAdapter",
+    "User",
+    "UserStore",
+]
+
+UserDatabase: TypeAlias = SQLAlchemyUserDatabase[User, uuid.UUID]
+AccessTokenDatabase: TypeAlias = SQLAlchemyAccessTokenDatabase[User]
+
+_UNREACHABLE = (OSError, TimeoutError, exc.DBAPIError)
+CREATE_TABLES_ATTEMPTS = 6
+
+
+class SQLAlchemyAdapter:
+    """Doorkeeper's storage on SQLAlchemy (SQLite, PostgreSQL, MySQL/MariaDB).
+
+    :param engine_url: The database URL; the adapter makes and owns the engine, with
+        production defaults (see `doorkeeper.adapter.engine.create_engine`) that
+        `engine_options` override.
+    :param engine: An engine of yours instead; the adapter uses it as it is and leaves
+        disposing of it to you.
+
+    Exactly one of `engine_url` and `engine` is required.
+    """
+
+    def __init__(
+        self,
+        engine_url: str | None = None,
+        *,
+        engine: AsyncEngine | None = None,
+        **engine_options: Any,
+    ) -> None:
+        if (engine_url is None) == (engine is None):
+            raise ValueError("SQLAlchemyAdapter needs exactly one of engine_url and engine")
+        if engine is not None:
+            if engine_options:
+                raise ValueError("engine options apply only to an engine made from engine_url")
+            self.engine = engine
+        else:
+            assert engine_url is not None
+            self.engine = create_engine(engine_url, **engine_options)
+        self.owns_engine = engine is None
+        self.session_maker = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.user_table = User
+        self.oauth_account_table = OAuthAccount
+        self.access_token_table = AccessToken
+        self.one_time_token_table = OneTimeToken
+        self._user = UserStore(self.session_maker)
+        self._token = OneTimeTokenStore(self.session_maker)
+        self._session = LoginSessionStore(self.session_maker)
+        self._oauth = OAuthAccountStore(self.session_maker)
+        self.get_session, self.get_user_db, self.get_access_token_db = self._dependencies()
+
+    def _dependencies(
+        self,
+    ) -> tuple[
+        Callable[[], AsyncIterator[AsyncSession]],
+        Callable[..., AsyncIterator[UserDatabase]],
+        Callable[..., AsyncIterator[AccessTokenDatabase]],
+    ]:
+        session_maker = self.session_maker
+
+        async def get_session() -> AsyncIterator[AsyncSession]:
+            """A session for one request (FastAPI dependency)."""
+            async with session_maker() as session:
+                yield session
+
+        async def get_user_db(
+            session: AsyncSession = Depends(get_session),
+        ) -> AsyncIterator[UserDatabase]:
+            """The user database on the request's session (FastAPI dependency)."""
+            yield SQLAlchemyUserDatabase(session, User, OAuthAccount)
+
+        async def get_access_token_db(
+            session: AsyncSession = Depends(get_session),
+        ) -> AsyncIterator[AccessTokenDatabase]:
+            """The access token database on the request's session (FastAPI dependency)."""
+            yield SQLAlchemyAccessTokenDatabase(session, AccessToken)
+
+        return get_session, get_user_db, get_access_token_db
+
+    @property
+    def metadata(self) -> MetaData:
+        """`Base.metadata`: Doorkeeper's tables."""
+        return Base.metadata
+
+    @property
+    def url(self) -> str:
+        """The engine's URL, without its password."""
+        return describe_url(self.engine.url)
+
+    @property
+    def user(self) -> UserStore:
+        """Users (`BaseUserDatabase` methods, plus `list` and `count`), outside requests."""
+        return self._user
+
+    @property
+    def token(self) -> OneTimeTokenStore:
+        """One-time tokens: e-mail verification, password reset, e-mail change."""
+        return self._token
+
+    @property
+    def session(self) -> LoginSessionStore:
+        """Login sessions of the database strategy (the `accesstoken` table)."""
+        return self._session
+
+    @property
+    def oauth(self) -> OAuthAccountStore:
+        """Accounts at OAuth providers linked to users."""
+        return self._oauth
+
+    async def create_tables(self) -> None:
+        """Create the tables that do not exist yet; safe to call on every start-up.
+
+        An unreachable database raises `DatabaseUnavailableError`. Processes starting at
+        once may race to create the same table: a loser tries again, finding more of
+        the tables there each time.
+        """
+        await self.ping()
+        attempt = 1
+        while True:
+            try:
+                await self._create_all()
+                return
+            except exc.DBAPIError:
+                if attempt >= CREATE_TABLES_ATTEMPTS:
+                    raise
+                await asyncio.sleep(0.05 * attempt)
+                attempt += 1
+
+    async def _create_all(self) -> None:
+        async with self.engine.begin() as connection:
+            await connection.run_sync(Base.metadata.create_all, checkfirst=True)
+
+    async def ping(self) -> None:
+        """Run `SELECT 1`; raise `DatabaseUnavailableError` (one readable line) if the
+        database cannot be reached or opened."""
+        check_sqlite_path(self.engine.url)
+        try:
+            async with self.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except _UNREACHABLE as error:
+            raise unavailable_error(self.engine.url, error) from error
+
+    async def dispose(self) -> None:
+        """Close the engine's pooled connections, if the adapter made the engine."""
+        if self.owns_engine:
+            await self.engine.dispose()
