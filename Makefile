@@ -30,7 +30,23 @@ test: lint
 	$(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS)
 
 serve: $(STAMP)
-	cd examples/sqlalchemy && $(CURDIR)/$(BIN)/uvicorn app.app:app --host 127.0.0.1 --port 8000
+	$(BIN)/doorkeeper serve --host 127.0.0.1 --port 8000
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage
+
+# Doorkeeper and FastAPI Users side by side (about 25 minutes; see benchmarks/README.md).
+# FastAPI Users comes from the package registry into its own venv, never into .venv.
+BENCH_VENV := benchmarks/.venv-fastapi-users
+
+.PHONY: bench
+
+$(BENCH_VENV)/.installed: benchmarks/requirements-fastapi-users.txt benchmarks/requirements-profile.txt
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet -r benchmarks/requirements-fastapi-users.txt \
+		-r benchmarks/requirements-profile.txt
+	touch $@
+
+bench: $(STAMP) $(BENCH_VENV)/.installed
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)

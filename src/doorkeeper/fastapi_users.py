@@ -39,14 +39,21 @@ class FastAPIUsers(Generic[models.UP, models.ID]):
         self.current_user = self.authenticator.current_user
 
     def get_register_router(
-        self, user_schema: type[schemas.U], user_create_schema: type[schemas.UC]
+        self,
+        user_schema: type[schemas.U],
+        user_create_schema: type[schemas.UC],
+        enumeration_safe: bool = False,
     ) -> APIRouter:
         """The router with POST /register.
 
         :param user_schema: the schema of a user as returned.
         :param user_create_schema: the schema of the registration body.
+        :param enumeration_safe: answer 202 `CHECK_YOUR_MAILBOX` whether the address is
+            new or taken (SECURITY 12); `False` keeps FastAPI Users' 201 / 400 answers.
         """
-        return get_register_router(self.get_user_manager, user_schema, user_create_schema)
+        return get_register_router(
+            self.get_user_manager, user_schema, user_create_schema, enumeration_safe
+        )
 
     def get_verify_router(self, user_schema: type[schemas.U]) -> APIRouter:
         """The router with POST /request-verify-token and POST /verify.

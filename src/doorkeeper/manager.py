@@ -407,6 +407,12 @@ class BaseUserManager(OAuthCallbacksMixin, Generic[models.UP, models.ID]):
     async def on_after_register(self, user: models.UP, request: Request | None = None) -> None:
         """Called after a user registered."""
 
+    async def on_after_register_existing(
+        self, user: models.UP, request: Request | None = None
+    ) -> None:
+        """Called, in enumeration-safe registration, when someone tried to register with
+        the address of `user`: tell the owner (the batteries send a notice mail)."""
+
     async def on_after_update(
         self,
         user: models.UP,

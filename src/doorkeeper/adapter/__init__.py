@@ -14,6 +14,7 @@ from fastapi import Depends
 from sqlalchemy import MetaData, exc, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from doorkeeper.adapter._helpers import close_quietly
 from doorkeeper.adapter.engine import (
     DatabaseUnavailableError,
     check_sqlite_path,
@@ -102,8 +103,11 @@ class SQLAlchemyAdapter:
 
         async def get_session() -> AsyncIterator[AsyncSession]:
             """A session for one request (FastAPI dependency)."""
-            async with session_maker() as session:
+            session = session_maker()
+            try:
                 yield session
+            finally:
+                await close_quietly(session)
 
         async def get_user_db(
             session: AsyncSession = Depends(get_session),

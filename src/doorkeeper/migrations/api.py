@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from alembic import command, context
 from alembic.config import Config
@@ -91,14 +92,20 @@ async def _connect(database: Database) -> AsyncIterator[AsyncConnection]:
             connection = await engine.connect()
         except (OSError, TimeoutError, exc.DBAPIError) as error:
             raise unavailable_error(engine.url, error) from error
+        foreign_keys: Any = None
         try:
             if engine.dialect.name == "sqlite":
                 # Rebuilding a table (batch mode) drops the old one: with foreign keys
                 # enforced, SQLite would delete the rows that refer to it.
+                result = await connection.exec_driver_sql("PRAGMA foreign_keys")
+                foreign_keys = result.scalar()
                 await connection.exec_driver_sql("PRAGMA foreign_keys = OFF")
             yield connection
             await connection.commit()
         finally:
+            if foreign_keys:
+                # The connection goes back to the app's pool as it came.
+                await connection.exec_driver_sql("PRAGMA foreign_keys = ON")
             await connection.close()
     finally:
         if isinstance(database, str):

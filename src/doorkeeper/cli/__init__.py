@@ -1,0 +1,32 @@
+"""The `doorkeeper` command: `serve`, `users ...`, `db ...` and `secret generate`.
+
+Each command reads the `DOORKEEPER_*` settings (environment, then `.env`); a mistake
+(a wrong URL, an unreachable database, a missing secret, an unknown user) gives one line
+on stderr and exit status 1, never a traceback.
+"""
+
+import typer
+
+from doorkeeper.cli.db import db_app
+from doorkeeper.cli.secret import secret_app
+from doorkeeper.cli.serve import serve
+from doorkeeper.cli.users import users_app
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="doorkeeper",
+    help="Doorkeeper: a ready-made auth server, and the tools to run it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command()(serve)
+app.add_typer(users_app, name="users")
+app.add_typer(db_app, name="db")
+app.add_typer(secret_app, name="secret")
+
+
+def main() -> None:
+    """The console script's entry point."""
+    app()

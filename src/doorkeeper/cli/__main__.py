@@ -1,0 +1,5 @@
+"""`python -m doorkeeper.cli`: the `doorkeeper` command."""
+
+from doorkeeper.cli import main
+
+main()

@@ -1,0 +1,347 @@
+"""`Doorkeeper`: one object wiring storage, the user manager, the backends, the routers
+and mail with safe defaults, built only from the compatible building blocks::
+
+    auth = Doorkeeper(database_url="sqlite+aiosqlite:///./auth.db", secret=SECRET)
+    app = FastAPI(lifespan=auth.lifespan)
+    app.include_router(auth.router)  # /auth/..., /users/...
+
+    @app.get("/hello")
+    async def hello(user: User = Depends(auth.current_user(active=True))): ...
+"""
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from pydantic import SecretStr
+
+from doorkeeper import schemas
+from doorkeeper.adapter import SQLAlchemyAdapter
+from doorkeeper.adapter.models import User
+from doorkeeper.authentication import (
+    AuthenticationBackend,
+    BearerTransport,
+    CookieTransport,
+    JWTStrategy,
+    Strategy,
+)
+from doorkeeper.authentication.strategy.db import DatabaseStrategy
+from doorkeeper.batteries.hooks import Hook, HookMethods
+from doorkeeper.batteries.manager import DoorkeeperUserManager
+from doorkeeper.batteries.storage import ping_redis, prepare_storage
+from doorkeeper.db.sqlalchemy import SQLAlchemyUserDatabase
+from doorkeeper.db.sqlalchemy.access_token import SQLAlchemyAccessTokenDatabase
+from doorkeeper.email import ConsoleEmailSender, EmailSender, EmailTemplates, Mailer
+from doorkeeper.fastapi_users import FastAPIUsers
+from doorkeeper.manager import BaseUserManager
+from doorkeeper.password import PasswordHelperProtocol
+from doorkeeper.password_policy import PasswordPolicy
+from doorkeeper.settings import ConfigurationError, DoorkeeperSettings, load_settings
+
+__all__ = ["Doorkeeper", "DoorkeeperUserManager", "UserCreate", "UserRead", "UserUpdate"]
+
+TOKEN_AUDIENCE = "doorkeeper:auth"  # noqa: S105 - a JWT audience, not a secret
+REDIS_KEY_PREFIX = "doorkeeper:token:"
+
+
+def _set_by_subclass(cls: type, name: str) -> bool:
+    """Whether a class below `BaseUserManager` (the app's manager) sets `name`."""
+    base = set(BaseUserManager.__mro__)
+    return any(name in vars(klass) for klass in cls.__mro__ if klass not in base)
+
+
+class UserRead(schemas.BaseUser[uuid.UUID]):
+    """A user as the API returns it."""
+
+
+class UserCreate(schemas.BaseUserCreate):
+    """The body of POST /auth/register."""
+
+
+class UserUpdate(schemas.BaseUserUpdate):
+    """The body of PATCH /users/me and /users/{id}."""
+
+
+class Doorkeeper(HookMethods):
+    """Users, sign-in, verification and reset for a FastAPI app, in one object.
+
+    :param database_url: SQLAlchemy async URL (`DOORKEEPER_DATABASE_URL`).
+    :param secret: at least 32 random bytes (`DOORKEEPER_SECRET`); every token key is
+        derived from it.
+    :param redis_url: keep access tokens in Redis (`DOORKEEPER_REDIS_URL`).
+    :param settings: all settings at once; values not given come from `DOORKEEPER_*`
+        environment variables and `.env`. The three arguments above override them.
+    :param adapter: storage of your own (e.g. `SQLAlchemyAdapter(engine=...)`).
+    :param user_manager_class: a subclass of `DoorkeeperUserManager` to change flows.
+    :param email_sender: where mails go; default: SMTP if `smtp_host` is set, else the
+        console.
+    :param email_templates: mail templates; default: the shipped ones (or those of
+        `email_templates_dir`).
+    :param email_paths: where the links in mails point, relative to `public_url`
+        (see `doorkeeper.email.DEFAULT_PATHS`).
+    :param password_helper: hashes passwords (default: Argon2id).
+    :param on_after_register: and the other `on_*` arguments: callables (sync or async)
+        called by the manager's hook of the same name, with its arguments. Subclasses
+        may override the methods of the same name instead.
+
+    Raises `ConfigurationError` (one line naming the setting) for unusable settings.
+    """
+
+    user_manager_class: type[BaseUserManager[User, uuid.UUID]] = DoorkeeperUserManager
+    user_schema: type[schemas.BaseUser[uuid.UUID]] = UserRead
+    user_create_schema: type[schemas.BaseUserCreate] = UserCreate
+    user_update_schema: type[schemas.BaseUserUpdate] = UserUpdate
+    redis_key_prefix: str = REDIS_KEY_PREFIX
+    """Namespace of the Redis strategy's keys."""
+
+    def __init__(
+        self,
+        database_url: str | None = None,
+        secret: str | SecretStr | None = None,
+        redis_url: str | None = None,
+        *,
+        settings: DoorkeeperSettings | None = None,
+        adapter: SQLAlchemyAdapter | None = None,
+        user_manager_class: type[BaseUserManager[User, uuid.UUID]] | None = None,
+        email_sender: EmailSender | None = None,
+        email_templates: EmailTemplates | None = None,
+        email_paths: dict[str, str] | None = None,
+        password_helper: PasswordHelperProtocol | None = None,
+        on_after_register: Hook | None = None,
+        on_after_register_existing: Hook | None = None,
+        on_after_login: Hook | None = None,
+        on_after_request_verify: Hook | None = None,
+        on_after_verify: Hook | None = None,
+        on_after_forgot_password: Hook | None = None,
+        on_after_reset_password: Hook | None = None,
+        on_after_update: Hook | None = None,
+        on_before_delete: Hook | None = None,
+        on_after_delete: Hook | None = None,
+    ) -> None:
+        self.settings = load_settings(
+            settings, database_url=database_url, secret=secret, redis_url=redis_url
+        )
+        if user_manager_class is not None:
+            self.user_manager_class = user_manager_class
+        hooks = {
+            "on_after_register": on_after_register,
+            "on_after_register_existing": on_after_register_existing,
+            "on_after_login": on_after_login,
+            "on_after_request_verify": on_after_request_verify,
+            "on_after_verify": on_after_verify,
+            "on_after_forgot_password": on_after_forgot_password,
+            "on_after_reset_password": on_after_reset_password,
+            "on_after_update": on_after_update,
+            "on_before_delete": on_before_delete,
+            "on_after_delete": on_after_delete,
+        }
+        self.hooks: dict[str, Hook] = {name: h for name, h in hooks.items() if h is not None}
+        self.password_helper = password_helper
+        self.password_policy = PasswordPolicy(min_length=self.settings.password_min_length)
+        self.adapter = adapter if adapter is not None else self._make_adapter()
+        self.get_session = self.adapter.get_session
+        self.get_user_db = self.adapter.get_user_db
+        self.get_access_token_db = self.adapter.get_access_token_db
+        self.mailer = Mailer(
+            email_sender if email_sender is not None else self._make_email_sender(),
+            email_templates if email_templates is not None else self._make_email_templates(),
+            self.settings.public_url,
+            paths=email_paths,
+        )
+        self.redis: Any = self._make_redis()
+        self.get_user_manager = self._user_manager_dependency()
+        self.get_strategy = self._strategy_dependency()
+        self.bearer_backend = AuthenticationBackend[User, uuid.UUID](
+            name="bearer",
+            transport=BearerTransport(tokenUrl="auth/bearer/login"),
+            get_strategy=self.get_strategy,
+        )
+        self.cookie_backend = AuthenticationBackend[User, uuid.UUID](
+            name="cookie",
+            transport=CookieTransport(
+                cookie_name=self.settings.cookie_name,
+                cookie_max_age=self.settings.access_token_lifetime_seconds,
+                cookie_secure=self.settings.secure_cookies,
+                cookie_samesite=self.settings.cookie_samesite,
+            ),
+            get_strategy=self.get_strategy,
+        )
+        self.backends = [self.bearer_backend, self.cookie_backend]
+        self.fastapi_users = FastAPIUsers[User, uuid.UUID](self.get_user_manager, self.backends)
+        self.router = self.build_router()
+
+    # --- construction ----------------------------------------------------------------
+
+    def _make_adapter(self) -> SQLAlchemyAdapter:
+        try:
+            return SQLAlchemyAdapter(self.settings.database_url)
+        except ValueError as error:
+            raise ConfigurationError(f"DOORKEEPER_DATABASE_URL: {error}") from None
+
+    def _make_email_sender(self) -> EmailSender:
+        settings = self.settings
+        if settings.smtp_host is None:
+            return ConsoleEmailSender()
+        from doorkeeper.email import SMTPEmailSender
+
+        try:
+            return SMTPEmailSender(
+                settings.smtp_host,
+                settings.smtp_port,
+                username=settings.smtp_username,
+                password=settings.smtp_password,
+                from_address=settings.email_from,
+                security=settings.smtp_security,
+            )
+        except (ValueError, ImportError) as error:
+            raise ConfigurationError(f"DOORKEEPER_SMTP_*: {error}") from None
+
+    def _make_email_templates(self) -> EmailTemplates:
+        try:
+            return EmailTemplates(
+                self.settings.email_templates_dir, app_name=self.settings.app_name
+            )
+        except ValueError as error:
+            raise ConfigurationError(f"DOORKEEPER_EMAIL_TEMPLATES_DIR: {error}") from None
+
+    def _make_redis(self) -> Any:
+        """One Redis client for the app's lifetime (the strategy uses it), if configured."""
+        if self.settings.auth_strategy != "redis":
+            return None
+        try:
+            import redis.asyncio
+        except ImportError:
+            raise ConfigurationError(
+                "DOORKEEPER_STRATEGY=redis needs the redis package: pip install 'doorkeeper[redis]'"
+            ) from None
+        try:
+            return redis.asyncio.from_url(self.settings.redis_url or "", decode_responses=True)
+        except ValueError as error:
+            raise ConfigurationError(f"DOORKEEPER_REDIS_URL: {error}") from None
+
+    def create_user_manager(self, user_db: Any) -> BaseUserManager[User, uuid.UUID]:
+        """A user manager on `user_db`: the request's database, or `adapter.user` outside
+        requests (CLI, scripts)."""
+        manager = self.user_manager_class(user_db, self.password_helper)
+        settings = self.settings
+        defaults = {
+            "verification_token_secret": settings.verification_token_secret,
+            "verification_token_lifetime_seconds": settings.verification_token_lifetime_seconds,
+            "reset_password_token_secret": settings.reset_password_token_secret,
+            "reset_password_token_lifetime_seconds": (
+                settings.reset_password_token_lifetime_seconds
+            ),
+            "password_policy": self.password_policy,
+        }
+        for name, value in defaults.items():
+            if not _set_by_subclass(type(manager), name):
+                setattr(manager, name, value)
+        manager.doorkeeper = self  # type: ignore[attr-defined]
+        return manager
+
+    def _user_manager_dependency(
+        self,
+    ) -> Callable[..., AsyncIterator[BaseUserManager[User, uuid.UUID]]]:
+        async def get_user_manager(
+            user_db: SQLAlchemyUserDatabase[User, uuid.UUID] = Depends(self.get_user_db),
+        ) -> AsyncIterator[BaseUserManager[User, uuid.UUID]]:
+            yield self.create_user_manager(user_db)
+
+        return get_user_manager
+
+    def _strategy_dependency(self) -> Callable[..., Strategy[User, uuid.UUID]]:
+        settings = self.settings
+        lifetime = settings.access_token_lifetime_seconds
+        if settings.auth_strategy == "jwt":
+            secret = settings.access_token_secret
+
+            def get_jwt_strategy() -> Strategy[User, uuid.UUID]:
+                return JWTStrategy(secret, lifetime, token_audience=[TOKEN_AUDIENCE])
+
+            return get_jwt_strategy
+        if settings.auth_strategy == "redis":
+            from doorkeeper.authentication.strategy.redis import RedisStrategy
+
+            def get_redis_strategy() -> Strategy[User, uuid.UUID]:
+                return RedisStrategy(self.redis, lifetime, key_prefix=self.redis_key_prefix)
+
+            return get_redis_strategy
+
+        def get_database_strategy(
+            access_token_db: SQLAlchemyAccessTokenDatabase[User] = Depends(
+                self.get_access_token_db
+            ),
+        ) -> Strategy[User, uuid.UUID]:
+            return DatabaseStrategy(access_token_db, lifetime)
+
+        return get_database_strategy
+
+    def build_router(self) -> APIRouter:
+        """Every route: /auth/{bearer,cookie}/login|logout, /auth/register, the verify
+        and reset routes under /auth, and /users/me, /users/{id}."""
+        users = self.fastapi_users
+        router = APIRouter()
+        for backend in self.backends:
+            router.include_router(
+                users.get_auth_router(backend), prefix=f"/auth/{backend.name}", tags=["auth"]
+            )
+        router.include_router(
+            users.get_register_router(
+                self.user_schema,
+                self.user_create_schema,
+                enumeration_safe=self.settings.enumeration_safe_registration,
+            ),
+            prefix="/auth",
+            tags=["auth"],
+        )
+        router.include_router(users.get_reset_password_router(), prefix="/auth", tags=["auth"])
+        router.include_router(
+            users.get_verify_router(self.user_schema), prefix="/auth", tags=["auth"]
+        )
+        router.include_router(
+            users.get_users_router(self.user_schema, self.user_update_schema),
+            prefix="/users",
+            tags=["users"],
+        )
+        return router
+
+    # --- use -------------------------------------------------------------------------
+
+    def current_user(
+        self,
+        optional: bool = False,
+        active: bool = False,
+        verified: bool = False,
+        superuser: bool = False,
+    ) -> Callable[..., Awaitable[User | None]]:
+        """The dependency giving the signed-in user (see `FastAPIUsers.current_user`)."""
+        return self.fastapi_users.current_user(
+            optional=optional, active=active, verified=verified, superuser=superuser
+        )
+
+    async def startup(self) -> None:
+        """Get the database ready (see `prepare_storage`) and check Redis answers."""
+        await prepare_storage(self.adapter)
+        if self.redis is not None:
+            await ping_redis(self.redis, self.settings.redis_url or "")
+
+    async def shutdown(self) -> None:
+        """Close the connection pools."""
+        if self.redis is not None:
+            await self.redis.aclose()
+        await self.adapter.dispose()
+
+    @asynccontextmanager
+    async def lifespan(self, app: Any = None) -> AsyncIterator[None]:
+        """`FastAPI(lifespan=auth.lifespan)`: `startup()` before serving, `shutdown()` after."""
+        try:
+            await self.startup()
+        except BaseException:
+            await self.shutdown()
+            raise
+        try:
+            yield
+        finally:
+            await self.shutdown()

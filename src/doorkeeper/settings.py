@@ -1,0 +1,213 @@
+"""`DoorkeeperSettings`: the configuration of the `Doorkeeper` object and of the ready-made
+server, read from `DOORKEEPER_*` environment variables or a `.env` file (pydantic-settings).
+
+One secret is enough: the keys of verification, reset and access tokens are derived from
+it (HMAC-SHA256 with a distinct label each), so a token of one kind never verifies as
+another and no derived key reveals the secret.
+"""
+
+import hashlib
+import hmac
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from doorkeeper.adapter.engine import parse_database_url
+from doorkeeper.email.links import normalize_public_url
+
+__all__ = [
+    "ENV_PREFIX",
+    "GENERATE_SECRET_COMMAND",
+    "MIN_SECRET_BYTES",
+    "ConfigurationError",
+    "DoorkeeperSettings",
+    "derive_secret",
+    "is_local_url",
+    "load_settings",
+]
+
+ENV_PREFIX = "DOORKEEPER_"
+MIN_SECRET_BYTES = 32
+GENERATE_SECRET_COMMAND = "doorkeeper secret generate"  # noqa: S105 - a command
+_LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+_ERROR_PREFIX = "Value error, "
+
+
+class ConfigurationError(ValueError):
+    """The settings are unusable; the message is one line naming the variable to fix."""
+
+
+def derive_secret(secret: str | SecretStr, label: str) -> str:
+    """HMAC-SHA256(secret, label) in hex: a key of its own for each use of one secret."""
+    value = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
+    return hmac.new(value.encode("utf-8"), label.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def is_local_url(url: str) -> bool:
+    """Whether `url` is plain http on this machine (a development set-up)."""
+    parts = urlsplit(url)
+    return parts.scheme == "http" and parts.hostname in _LOCAL_HOSTS
+
+
+class DoorkeeperSettings(BaseSettings):
+    """Every setting, as `DOORKEEPER_<NAME>` (e.g. `DOORKEEPER_SECRET`); see docs/doorkeeper.md."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        hide_input_in_errors=True,  # never echo a secret in an error
+        validate_default=False,
+    )
+
+    database_url: str = "sqlite+aiosqlite:///./doorkeeper.db"
+    """SQLAlchemy async URL: sqlite+aiosqlite, postgresql+asyncpg or mysql+aiomysql."""
+    secret: SecretStr = Field(default=SecretStr(""), validate_default=True)
+    """At least 32 random bytes; `doorkeeper secret generate` prints one."""
+    public_url: str = "http://localhost:8000"
+    """Where users reach the server: the links in mails start with it."""
+    redis_url: str | None = None
+    strategy: Literal["database", "jwt", "redis"] | None = None
+    """How access tokens are kept: database rows, signed JWTs, or Redis keys.
+    `None`: "redis" if `redis_url` is set, else "database"."""
+    access_token_lifetime_seconds: int = Field(default=3600, gt=0)
+    cookie_name: str = "doorkeeper_auth"
+    cookie_secure: bool | None = None
+    """`None`: Secure, unless `public_url` is http://localhost or http://127.0.0.1."""
+    cookie_samesite: Literal["lax", "strict", "none"] = "lax"
+    enumeration_safe_registration: bool = True
+    """POST /auth/register answers 202 whether the address is new or taken."""
+    password_min_length: int = Field(default=8, ge=1, le=64)
+    verification_token_lifetime_seconds: int = Field(default=86400, gt=0)
+    reset_password_token_lifetime_seconds: int = Field(default=3600, gt=0)
+    smtp_host: str | None = None
+    """`None`: mails are printed to the console instead of being sent."""
+    smtp_port: int | None = Field(default=None, gt=0, lt=65536)
+    """`None`: 587 for starttls, 465 for tls, 25 for none."""
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    email_from: str = "Doorkeeper <no-reply@localhost>"
+    email_templates_dir: Path | None = None
+    """A directory of mail templates overriding the shipped ones, file by file."""
+    app_name: str = "Doorkeeper"
+    """The name mails and the OpenAPI page use."""
+
+    _derived: frozenset[str] = PrivateAttr(default=frozenset())
+    """The fields given as `None` and derived from the others."""
+
+    @field_validator("secret")
+    @classmethod
+    def _check_secret(cls, value: SecretStr) -> SecretStr:
+        length = len(value.get_secret_value().encode("utf-8"))
+        if length == 0:
+            raise ValueError(
+                f"{ENV_PREFIX}SECRET is not set: generate one with `{GENERATE_SECRET_COMMAND}` "
+                f"and set {ENV_PREFIX}SECRET to it"
+            )
+        if length < MIN_SECRET_BYTES:
+            raise ValueError(
+                f"{ENV_PREFIX}SECRET is {length} bytes long, it needs at least "
+                f"{MIN_SECRET_BYTES}: generate one with `{GENERATE_SECRET_COMMAND}`"
+            )
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        parse_database_url(value)
+        return value.strip()
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str) -> str:
+        return normalize_public_url(value.strip())
+
+    @field_validator("redis_url", "smtp_host", "smtp_username")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value if value is None or value.strip() else None
+
+    @model_validator(mode="after")
+    def _check_together(self) -> "DoorkeeperSettings":
+        if self.strategy == "redis" and self.redis_url is None:
+            raise ValueError(
+                f"{ENV_PREFIX}STRATEGY=redis needs {ENV_PREFIX}REDIS_URL (e.g. redis://localhost:6379/0)"
+            )
+        derived = set()
+        if self.strategy is None:
+            self.strategy = "redis" if self.redis_url is not None else "database"
+            derived.add("strategy")
+        if self.cookie_secure is None:
+            self.cookie_secure = not is_local_url(self.public_url)
+            derived.add("cookie_secure")
+        self._derived = frozenset(derived)
+        return self
+
+    @property
+    def auth_strategy(self) -> Literal["database", "jwt", "redis"]:
+        """The strategy in force (see `strategy`)."""
+        assert self.strategy is not None  # derived by the validator
+        return self.strategy
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Whether the login cookie is `Secure` (see `cookie_secure`)."""
+        return bool(self.cookie_secure)
+
+    @property
+    def verification_token_secret(self) -> str:
+        return derive_secret(self.secret, "doorkeeper:verify")
+
+    @property
+    def reset_password_token_secret(self) -> str:
+        return derive_secret(self.secret, "doorkeeper:reset-password")
+
+    @property
+    def access_token_secret(self) -> str:
+        return derive_secret(self.secret, "doorkeeper:access-token")
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line: what is wrong, by variable name."""
+    parts = []
+    for item in error.errors(include_url=False, include_input=False):
+        message = str(item["msg"]).removeprefix(_ERROR_PREFIX)
+        location = item.get("loc") or ()
+        if location and not message.startswith(ENV_PREFIX):
+            message = f"{ENV_PREFIX}{str(location[0]).upper()}: {message}"
+        parts.append(message)
+    return "; ".join(parts)
+
+
+def load_settings(
+    settings: DoorkeeperSettings | None = None,
+    settings_class: type[DoorkeeperSettings] = DoorkeeperSettings,
+    **overrides: Any,
+) -> DoorkeeperSettings:
+    """Settings from the environment (or `settings`), with the non-`None` `overrides`
+    applied; raises `ConfigurationError` with one readable line."""
+    values = {name: value for name, value in overrides.items() if value is not None}
+    try:
+        if settings is None:
+            return settings_class(**values)
+        if not values:
+            return settings
+        merged = {name: getattr(settings, name) for name in type(settings).model_fields}
+        merged.update(values)
+        for derived in settings._derived - values.keys():
+            merged[derived] = None  # derived again, from the values in force
+        return type(settings)(**merged)
+    except ValidationError as error:
+        raise ConfigurationError(describe_validation_error(error)) from None
