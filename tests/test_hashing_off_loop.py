@@ -12,7 +12,12 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from doorkeeper import schemas
-from doorkeeper.concurrency import cpu_limit, get_cpu_limiter
+from doorkeeper.concurrency import (
+    HASHING_THREAD_NICENESS,
+    cpu_limit,
+    get_cpu_executor,
+    run_cpu_bound,
+)
 from doorkeeper.db import SQLAlchemyUserDatabase
 from doorkeeper.password import PasswordHelper
 from tests.managers import UserManager
@@ -50,9 +55,26 @@ async def test_event_loop_keeps_running_while_hashing(session: AsyncSession) -> 
 
 
 async def test_hashing_is_bounded_by_the_cpu_count() -> None:
-    limiter = get_cpu_limiter()
-    assert limiter.total_tokens == cpu_limit() >= 1
-    assert get_cpu_limiter() is limiter
+    executor = get_cpu_executor()
+    assert executor._max_workers == cpu_limit() >= 1
+    assert get_cpu_executor() is executor
+
+
+async def test_hashing_threads_yield_to_the_event_loop() -> None:
+    import os
+    import threading
+
+    def niceness() -> tuple[int, str]:
+        return os.getpriority(
+            os.PRIO_PROCESS, threading.get_native_id()
+        ), threading.current_thread().name
+
+    loop_niceness = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    worker_niceness, name = await run_cpu_bound(niceness)
+    assert name.startswith("doorkeeper-hash")
+    assert worker_niceness == min(19, loop_niceness + HASHING_THREAD_NICENESS)
+    # The event loop's own thread keeps its priority.
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == loop_niceness
 
 
 @pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)

@@ -1,24 +1,31 @@
 """Running CPU-bound work (password hashing) off the event loop.
 
-Work goes to a worker thread through a capacity limiter sized to the CPU count, so a
-burst of logins queues hashing instead of stalling every other request. Limiters are
-kept per event loop (an anyio limiter belongs to the loop that created it).
+Hashes run in a dedicated pool of worker threads, as many as the CPUs this process may
+use, so a burst of logins queues hashing instead of stalling other requests. On Linux
+the pool's threads run at a lower scheduling priority (nice +10): when the event loop
+thread has work, the kernel gives it the CPU first, so requests that do not hash keep
+their latency while logins use every idle cycle. The pool is separate from the
+thread pool FastAPI runs sync code in, which keeps its normal priority.
 """
 
 import asyncio
+import functools
+import logging
 import os
-import weakref
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
-
-import anyio
-import anyio.to_thread
 
 T = TypeVar("T")
 
-_limiters: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter]" = (
-    weakref.WeakKeyDictionary()
-)
+HASHING_THREAD_NICENESS = 10
+"""How much lower than the event loop the hashing threads are scheduled (Linux)."""
+
+logger = logging.getLogger("doorkeeper")
+
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
 
 
 def cpu_limit() -> int:
@@ -28,16 +35,34 @@ def cpu_limit() -> int:
     return max(1, count or 1)
 
 
-def get_cpu_limiter() -> anyio.CapacityLimiter:
-    """The limiter of the running event loop, created on first use."""
-    loop = asyncio.get_running_loop()
-    limiter = _limiters.get(loop)
-    if limiter is None:
-        limiter = anyio.CapacityLimiter(cpu_limit())
-        _limiters[loop] = limiter
-    return limiter
+def _lower_thread_priority() -> None:
+    """Make the calling thread (only it: Linux schedules threads one by one) yield to
+    the event loop. Where that is not possible, hashing simply runs at normal priority."""
+    setpriority = getattr(os, "setpriority", None)
+    native_id = threading.get_native_id()
+    if setpriority is None or native_id is None:  # pragma: no cover - not Linux
+        return
+    try:
+        current = os.getpriority(os.PRIO_PROCESS, native_id)
+        setpriority(os.PRIO_PROCESS, native_id, current + HASHING_THREAD_NICENESS)
+    except OSError as error:  # pragma: no cover - a sandbox forbidding it
+        logger.debug("Could not lower the hashing thread's priority: %s", error)
+
+
+def get_cpu_executor() -> ThreadPoolExecutor:
+    """The process-wide hashing pool, created on first use."""
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(
+                max_workers=cpu_limit(),
+                thread_name_prefix="doorkeeper-hash",
+                initializer=_lower_thread_priority,
+            )
+        return _executor
 
 
 async def run_cpu_bound(func: Callable[..., T], *args: object) -> T:
-    """Run `func(*args)` in a worker thread, bounded by the CPU limiter."""
-    return await anyio.to_thread.run_sync(func, *args, limiter=get_cpu_limiter())
+    """Run `func(*args)` in the hashing pool and wait for it without blocking the loop."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(get_cpu_executor(), functools.partial(func, *args))
