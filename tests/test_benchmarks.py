@@ -1,0 +1,110 @@
+"""The benchmark script keeps working: its quick mode runs end to end and prints every
+workload's row. No figure is asserted (timings belong to `make bench`, not to tests)."""
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy.engine import make_url
+
+from tests.services import POSTGRES_URL, REDIS_URL, service_missing
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN = ROOT / "benchmarks" / "run.py"
+
+QUICK_ROWS = [
+    "| W1 jwt GET /users/me",
+    "| W1 db GET /users/me",
+    "| W1 redis GET /users/me",
+    "| W1 bare GET /bare",
+    "| W2 logins/s",
+    "| W3 /users/me p99 during W2",
+    "| W4 login p50, 200 users",
+    "| W4 login p50, 500 users",
+    "| W4 login p50, 1k users",
+    "| W5 20 concurrent registrations, one e-mail",
+    "| W5 20 concurrent registrations, case variants",
+    "| W6 RSS after 200 logins, db strategy",
+    "| W6 RSS after 200 logins, redis strategy",
+]
+
+
+@pytest.fixture(scope="module")
+def bench_env() -> dict[str, str]:
+    """The services' URLs, as the benchmark reads them; skips (or fails in CI) without them."""
+    import redis
+
+    url = make_url(POSTGRES_URL).set(drivername="postgresql", database="postgres")
+    env = {
+        **os.environ,
+        "BENCH_POSTGRES_URL": url.render_as_string(hide_password=False),
+        "BENCH_REDIS_URL": REDIS_URL,
+    }
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.exceptions.ConnectionError as error:
+        service_missing("Redis", error)
+    finally:
+        client.close()
+    try:
+        asyncio.run(_postgres_ping(env["BENCH_POSTGRES_URL"]))
+    except (OSError, asyncpg.PostgresError) as error:
+        service_missing("PostgreSQL", error)
+    return env
+
+
+async def _postgres_ping(url: str) -> None:
+    connection = await asyncpg.connect(url, timeout=5)
+    await connection.close()
+
+
+def run_bench(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(  # noqa: S603 - our own script, our arguments
+        [sys.executable, str(RUN), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout
+
+
+def test_quick_mode_prints_every_workload(bench_env: dict[str, str]) -> None:
+    output = run_bench(bench_env, "--quick")
+    assert "# Doorkeeper vs FastAPI Users: benchmark" in output
+    for fact in ("- machine: 2 cores" if os.cpu_count() == 2 else "- machine:", "- commit:"):
+        assert fact in output
+    assert "- load generator:" in output
+    assert "- Doorkeeper side: python" in output
+    table = output.split("## Comparison", 1)[1].split("## Every figure", 1)[0]
+    for row in QUICK_ROWS:
+        assert row in table, f"{row!r} missing from:\n{table}"
+    assert "W4: plans of the e-mail lookup" in output
+    assert "Index Scan using" in output  # Doorkeeper's lookup of email_normalized
+    if (ROOT / "benchmarks" / ".venv-fastapi-users" / "bin" / "python").exists():
+        assert "- FastAPI Users side: python" in output
+    else:
+        assert "FastAPI Users' environment is absent" in output
+
+
+def test_the_other_load_generator(bench_env: dict[str, str]) -> None:
+    """The quick run above used wrk when installed, loadgen.py otherwise: this one the other."""
+    other = "python" if shutil.which("wrk") else "wrk"
+    if other == "wrk":
+        pytest.skip("wrk is not installed: loadgen.py ran the quick mode above")
+    output = run_bench(
+        bench_env, "--quick", "--loadgen", other, "--only", "W1", "--libs", "doorkeeper"
+    )
+    assert "- load generator: loadgen.py (Python)" in output
+    for row in QUICK_ROWS[:4]:
+        assert row in output
+    assert "| W2 logins/s" not in output
