@@ -38,7 +38,7 @@ class Settings:
     w4_sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000)
     w4_duration: float = 5.0
     w5_attempts: int = 20
-    w6_logins: int = 20_000  # per figure; 100k takes about 40 minutes here (--w6-logins)
+    w6_logins: int = 20_000  # per figure; 100k adds 15-30 minutes here (--w6-logins)
     hash_samples: int = 10
     hasher: str = "prod"  # of W1-W3 and W5 (W4 and W6 always use the cheap one)
 

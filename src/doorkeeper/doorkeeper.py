@@ -39,6 +39,7 @@ from doorkeeper.manager import BaseUserManager
 from doorkeeper.password import PasswordHelperProtocol
 from doorkeeper.password_policy import PasswordPolicy
 from doorkeeper.settings import ConfigurationError, DoorkeeperSettings, load_settings
+from doorkeeper.types import DependencyCallable
 
 __all__ = ["Doorkeeper", "DoorkeeperUserManager", "UserCreate", "UserRead", "UserUpdate"]
 
@@ -251,25 +252,30 @@ class Doorkeeper(HookMethods):
 
         return get_user_manager
 
-    def _strategy_dependency(self) -> Callable[..., Strategy[User, uuid.UUID]]:
+    def _strategy_dependency(self) -> DependencyCallable[Strategy[User, uuid.UUID]]:
+        # Async getters: a sync dependency would cost a thread-pool hop on every
+        # authenticated request. JWT and Redis strategies hold no per-request state, so
+        # one instance serves every request.
         settings = self.settings
         lifetime = settings.access_token_lifetime_seconds
         if settings.auth_strategy == "jwt":
-            secret = settings.access_token_secret
+            jwt_strategy: Strategy[User, uuid.UUID] = JWTStrategy(
+                settings.access_token_secret, lifetime, token_audience=[TOKEN_AUDIENCE]
+            )
 
-            def get_jwt_strategy() -> Strategy[User, uuid.UUID]:
-                return JWTStrategy(secret, lifetime, token_audience=[TOKEN_AUDIENCE])
+            async def get_jwt_strategy() -> Strategy[User, uuid.UUID]:
+                return jwt_strategy
 
             return get_jwt_strategy
         if settings.auth_strategy == "redis":
             from doorkeeper.authentication.strategy.redis import RedisStrategy
 
-            def get_redis_strategy() -> Strategy[User, uuid.UUID]:
+            async def get_redis_strategy() -> Strategy[User, uuid.UUID]:
                 return RedisStrategy(self.redis, lifetime, key_prefix=self.redis_key_prefix)
 
             return get_redis_strategy
 
-        def get_database_strategy(
+        async def get_database_strategy(
             access_token_db: SQLAlchemyAccessTokenDatabase[User] = Depends(
                 self.get_access_token_db
             ),
