@@ -20,8 +20,10 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
+from doorkeeper.db import SQLAlchemyUserDatabase
 from doorkeeper.password import PasswordHelper
-from tests.models import Base
+from tests.managers import UserManager
+from tests.models import Base, User
 from tests.services import MYSQL_URL, POSTGRES_URL, REDIS_URL, service_missing
 
 DATABASES = ["sqlite", "postgresql", "mariadb"]
@@ -134,3 +136,17 @@ async def redis() -> AsyncIterator[Any]:
     if keys:
         await client.delete(*keys)
     await client.aclose()
+
+
+@pytest.fixture
+def user_manager(session: AsyncSession, password_helper: PasswordHelper) -> UserManager:
+    """A user manager of the documented shape on the test's database."""
+    return UserManager(SQLAlchemyUserDatabase(session, User), password_helper)
+
+
+@pytest.fixture
+async def user(user_manager: UserManager) -> User:
+    """One user, written straight to the database (no hashing)."""
+    return await user_manager.user_db.create(
+        {"email": "king.arthur@camelot.bt", "hashed_password": "x"}
+    )

@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from doorkeeper import BaseUserManager, UUIDIDMixin
 from doorkeeper.authentication import (
     AuthenticationBackend,
     BearerTransport,
@@ -17,34 +16,16 @@ from doorkeeper.authentication import (
     RedisStrategy,
 )
 from doorkeeper.authentication.strategy.db import DatabaseStrategy
-from doorkeeper.db import SQLAlchemyUserDatabase
 from doorkeeper.db.sqlalchemy.access_token import SQLAlchemyAccessTokenDatabase
-from doorkeeper.password import PasswordHelper
+from tests.managers import UserManager
 from tests.models import AccessToken, User
 
 SECRET = "a-jwt-secret-for-the-tests-that-is-long-enough"
 
 
-class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
-    reset_password_token_secret = SECRET
-    verification_token_secret = SECRET
-
-
 @pytest.fixture
 def db_kind() -> str:
     return "sqlite"
-
-
-@pytest.fixture
-def user_manager(session: AsyncSession, password_helper: PasswordHelper) -> UserManager:
-    return UserManager(SQLAlchemyUserDatabase(session, User), password_helper)
-
-
-@pytest.fixture
-async def user(user_manager: UserManager) -> User:
-    return await user_manager.user_db.create(
-        {"email": "king.arthur@camelot.bt", "hashed_password": "x"}
-    )
 
 
 def backend_of(transport: Any, strategy: Any) -> AuthenticationBackend[User, uuid.UUID]:

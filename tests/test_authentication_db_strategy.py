@@ -11,28 +11,14 @@ import pytest
 from sqlalchemy import event, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from doorkeeper import BaseUserManager, UUIDIDMixin
 from doorkeeper.authentication.strategy import DatabaseStrategy as ExportedDatabaseStrategy
 from doorkeeper.authentication.strategy.db import DatabaseStrategy
 from doorkeeper.authentication.strategy.digest import hash_token
-from doorkeeper.db import SQLAlchemyUserDatabase
 from doorkeeper.db.sqlalchemy.access_token import SQLAlchemyAccessTokenDatabase
-from doorkeeper.password import PasswordHelper
+from tests.managers import UserManager
 from tests.models import AccessToken, User
 
-SECRET = "a-secret-for-the-user-manager-that-is-long-enough"
-
 Strategy = DatabaseStrategy[User, uuid.UUID, AccessToken]
-
-
-class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
-    reset_password_token_secret = SECRET
-    verification_token_secret = SECRET
-
-
-@pytest.fixture
-def user_manager(session: AsyncSession, password_helper: PasswordHelper) -> UserManager:
-    return UserManager(SQLAlchemyUserDatabase(session, User), password_helper)
 
 
 @pytest.fixture
@@ -43,13 +29,6 @@ def access_token_db(session: AsyncSession) -> SQLAlchemyAccessTokenDatabase[Acce
 @pytest.fixture
 def strategy(access_token_db: SQLAlchemyAccessTokenDatabase[AccessToken]) -> Strategy:
     return DatabaseStrategy(access_token_db, lifetime_seconds=3600)
-
-
-@pytest.fixture
-async def user(user_manager: UserManager) -> User:
-    return await user_manager.user_db.create(
-        {"email": "king.arthur@camelot.bt", "hashed_password": "x"}
-    )
 
 
 def test_exported_from_strategy_package() -> None:

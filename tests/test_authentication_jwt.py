@@ -19,39 +19,20 @@ from pydantic import SecretStr
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from doorkeeper import BaseUserManager, UUIDIDMixin
 from doorkeeper.authentication import InsecureSecretWarning, JWTStrategy
 from doorkeeper.authentication.strategy import StrategyDestroyNotSupportedError
 from doorkeeper.authentication.strategy.jwt import _well_typed
-from doorkeeper.db import SQLAlchemyUserDatabase
-from doorkeeper.password import PasswordHelper
+from tests.managers import UserManager
 from tests.models import User
 
 SECRET = "a-jwt-secret-for-the-tests-that-is-long-enough"
 AUDIENCE = ["fastapi-users:auth"]
 
 
-class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
-    reset_password_token_secret = SECRET
-    verification_token_secret = SECRET
-
-
 @pytest.fixture
 def db_kind() -> str:
     """These tests are about tokens, not storage: SQLite is enough."""
     return "sqlite"
-
-
-@pytest.fixture
-def user_manager(session: AsyncSession, password_helper: PasswordHelper) -> UserManager:
-    return UserManager(SQLAlchemyUserDatabase(session, User), password_helper)
-
-
-@pytest.fixture
-async def user(user_manager: UserManager) -> User:
-    return await user_manager.user_db.create(
-        {"email": "king.arthur@camelot.bt", "hashed_password": "x"}
-    )
 
 
 @pytest.fixture

@@ -8,40 +8,18 @@ from typing import Any
 
 import pytest
 import redis.asyncio as redis_asyncio
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from doorkeeper import BaseUserManager, UUIDIDMixin
 from doorkeeper.authentication import RedisStrategy
 from doorkeeper.authentication.strategy.digest import hash_token
-from doorkeeper.db import SQLAlchemyUserDatabase
-from doorkeeper.password import PasswordHelper
+from tests.managers import UserManager
 from tests.models import User
 from tests.services import REDIS_URL
-
-SECRET = "a-secret-for-the-user-manager-that-is-long-enough"
-
-
-class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
-    reset_password_token_secret = SECRET
-    verification_token_secret = SECRET
 
 
 @pytest.fixture
 def db_kind() -> str:
     """The users live in SQLite; these tests are about Redis."""
     return "sqlite"
-
-
-@pytest.fixture
-def user_manager(session: AsyncSession, password_helper: PasswordHelper) -> UserManager:
-    return UserManager(SQLAlchemyUserDatabase(session, User), password_helper)
-
-
-@pytest.fixture
-async def user(user_manager: UserManager) -> User:
-    return await user_manager.user_db.create(
-        {"email": "king.arthur@camelot.bt", "hashed_password": "x"}
-    )
 
 
 @pytest.fixture
