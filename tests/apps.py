@@ -25,11 +25,14 @@ from doorkeeper.authentication import (
     Strategy,
     Transport,
 )
+from doorkeeper.authentication.sessions import SessionService
 from doorkeeper.authentication.strategy.db import DatabaseStrategy
 from doorkeeper.db import SQLAlchemyUserDatabase
 from doorkeeper.db.sqlalchemy.access_token import SQLAlchemyAccessTokenDatabase
+from doorkeeper.sessions.redis import RedisSessionStore
+from doorkeeper.sessions.sqlalchemy import SQLAlchemySessionStore
 from tests.conftest import cheap_password_helper
-from tests.models import AccessToken, OAuthAccount, User
+from tests.models import AccessToken, OAuthAccount, RefreshToken, Session, User
 
 SECRET = "a-test-secret-that-is-long-enough-for-hs256-0123456789"
 PASSWORD = "correct-horse-battery-staple-42"
@@ -177,6 +180,11 @@ def build_app(
     requires_verification: bool = False,
     mailbox: Mailbox | None = None,
     dependency_scope: Literal["function", "request"] | None = None,
+    sessions: bool = False,
+    refresh: bool = False,
+    backend_kwargs: dict[str, Any] | None = None,
+    session_service: SessionService | None = None,
+    email_change: bool = False,
 ) -> App:
     """The app of FastAPI Users' documentation: one backend, every router.
 
@@ -218,8 +226,11 @@ def build_app(
     # "function"-scoped one: with function scope, the manager dependency returns.
     get_user_manager = return_user_manager if dependency_scope == "function" else yield_user_manager
 
+    if sessions and session_service is None:
+        session_service = make_session_service(session_maker, strategy, redis)
+
     def get_jwt_strategy() -> Strategy[User, uuid.UUID]:
-        return JWTStrategy(secret=SECRET, lifetime_seconds=3600)
+        return JWTStrategy(secret=SECRET, lifetime_seconds=3600, sessions=session_service)
 
     def get_database_strategy(
         session: AsyncSession = Depends(get_async_session, scope=dependency_scope),
@@ -238,16 +249,24 @@ def build_app(
         "redis": get_redis_strategy,
     }[strategy]
     backend: AuthenticationBackend[User, uuid.UUID] = AuthenticationBackend(
-        name=strategy, transport=make_transport(transport), get_strategy=get_strategy
+        name=strategy,
+        transport=make_transport(transport),
+        get_strategy=get_strategy,
+        sessions=session_service,
+        **(backend_kwargs or {}),
     )
     fastapi_users = FastAPIUsers[User, uuid.UUID](get_user_manager, [backend])
 
     app = FastAPI()
     app.include_router(
-        fastapi_users.get_auth_router(backend, requires_verification=requires_verification),
+        fastapi_users.get_auth_router(
+            backend, requires_verification=requires_verification, refresh=refresh
+        ),
         prefix=f"/auth/{backend.name}",
         tags=["auth"],
     )
+    if sessions:
+        app.include_router(fastapi_users.get_sessions_router(), prefix="/users", tags=["users"])
     app.include_router(
         fastapi_users.get_register_router(UserRead, UserCreate), prefix="/auth", tags=["auth"]
     )
@@ -255,7 +274,10 @@ def build_app(
     app.include_router(fastapi_users.get_verify_router(UserRead), prefix="/auth", tags=["auth"])
     app.include_router(
         fastapi_users.get_users_router(
-            UserRead, UserUpdate, requires_verification=requires_verification
+            UserRead,
+            UserUpdate,
+            requires_verification=requires_verification,
+            email_change=email_change,
         ),
         prefix="/users",
         tags=["users"],
@@ -268,6 +290,18 @@ def build_app(
         session_maker=session_maker,
         transport=transport,
     )
+
+
+def make_session_service(
+    session_maker: async_sessionmaker[AsyncSession], strategy: str, redis: Any = None
+) -> SessionService:
+    """Sessions in Redis for the Redis strategy, in the database otherwise."""
+    store: Any
+    if strategy == "redis":
+        store = RedisSessionStore(redis, key_prefix=redis.test_prefix + "session:")
+    else:
+        store = SQLAlchemySessionStore(session_maker, Session, RefreshToken, User)
+    return SessionService(store)
 
 
 def unreachable_url(database_url: str, tmp_path: Path) -> str:
@@ -335,10 +369,12 @@ def pair_id(pair: tuple[str, str]) -> str:
 
 
 def build_pair_app(
-    request: pytest.FixtureRequest, session_maker: async_sessionmaker[AsyncSession]
+    request: pytest.FixtureRequest,
+    session_maker: async_sessionmaker[AsyncSession],
+    **options: Any,
 ) -> App:
     """The app of the fixture's (transport, strategy) pair, from a sync fixture (the
     Redis fixture is only set up for the Redis strategy)."""
     transport, strategy = request.param
     redis = request.getfixturevalue("redis") if strategy == "redis" else None
-    return build_app(session_maker, transport=transport, strategy=strategy, redis=redis)
+    return build_app(session_maker, transport=transport, strategy=strategy, redis=redis, **options)

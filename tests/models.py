@@ -9,6 +9,10 @@ from doorkeeper.db import (
     SQLAlchemyBaseUserTableUUID,
 )
 from doorkeeper.db.sqlalchemy.access_token import SQLAlchemyBaseAccessTokenTableUUID
+from doorkeeper.sessions.sqlalchemy import (
+    SQLAlchemyBaseRefreshTokenTable,
+    SQLAlchemyBaseSessionTableUUID,
+)
 
 
 class Base(DeclarativeBase):
@@ -25,6 +29,14 @@ class User(SQLAlchemyBaseUserTableUUID, Base):
 
 
 class AccessToken(SQLAlchemyBaseAccessTokenTableUUID, Base):
+    pass
+
+
+class Session(SQLAlchemyBaseSessionTableUUID, Base):
+    pass
+
+
+class RefreshToken(SQLAlchemyBaseRefreshTokenTable, Base):
     pass
 
 

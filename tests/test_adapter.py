@@ -28,7 +28,14 @@ from doorkeeper.adapter.engine import check_sqlite_path, create_engine, describe
 from doorkeeper.adapter.models import AccessToken, User
 from doorkeeper.db import BaseUserDatabase
 
-TABLES = {"user", "oauth_account", "accesstoken", "doorkeeper_one_time_token"}
+TABLES = {
+    "user",
+    "oauth_account",
+    "accesstoken",
+    "doorkeeper_one_time_token",
+    "doorkeeper_session",
+    "doorkeeper_refresh_token",
+}
 
 
 async def _table_names(adapter: SQLAlchemyAdapter) -> set[str]:

@@ -123,12 +123,16 @@ async def test_design_example_end_to_end(database_url: str) -> None:
         assert me["email"] == email and me["is_superuser"] is False
         assert set(me) == {"id", "email", "is_active", "is_superuser", "is_verified"}
 
+        # A cookie login needs the CSRF token (SECURITY 30), from GET /auth/cookie/csrf.
+        csrf = (await client.get("/auth/cookie/csrf")).json()["csrf_token"]
         response = await client.post(
-            "/auth/cookie/login", data={"username": email, "password": PASSWORD}
+            "/auth/cookie/login",
+            data={"username": email, "password": PASSWORD},
+            headers={"X-CSRF-Token": csrf},
         )
         assert response.status_code == 204
-        cookie = response.headers["set-cookie"]
-        assert cookie.startswith("doorkeeper_auth=")
+        cookies = response.headers.get_list("set-cookie")
+        cookie = next(c for c in cookies if c.startswith("doorkeeper_auth="))
         assert "httponly" in cookie.lower() and "samesite=lax" in cookie.lower()
         assert "secure" not in cookie.lower()  # the public URL is http://localhost
         assert (await client.get("/hello")).json() == {"hello": email}
@@ -153,6 +157,14 @@ async def test_the_router_has_every_route() -> None:
         "/auth/request-verify-token",
         "/auth/verify",
         "/users/me",
+        "/users/confirm-email",
+        "/users/me/sessions",
+        "/users/me/sessions/{session_id}",
+        "/users/{id}/sessions",
+        "/users/{id}/sessions/{session_id}",
+        "/auth/bearer/refresh",
+        "/auth/cookie/refresh",
+        "/auth/cookie/csrf",
         "/users/{id}",
         "/hello",
     }

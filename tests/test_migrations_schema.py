@@ -46,7 +46,15 @@ importlib.import_module("doorkeeper.migrations.versions.dk0001_initial")
 with _alembic_environment(), contextlib.suppress(MigrationError):
     importlib.import_module("doorkeeper.migrations.env")
 
-DOORKEEPER_TABLES = {"user", "oauth_account", "accesstoken", "doorkeeper_one_time_token"}
+SESSION_TABLES = {"doorkeeper_session", "doorkeeper_refresh_token"}
+DOORKEEPER_TABLES = {
+    "user",
+    "oauth_account",
+    "accesstoken",
+    "doorkeeper_one_time_token",
+    "doorkeeper_session",
+    "doorkeeper_refresh_token",
+}
 
 
 def _inspect(connection: Connection, names: bool) -> dict[str, Any]:
@@ -139,7 +147,7 @@ async def test_upgrade_head_makes_what_create_tables_makes(
 async def test_upgrade_downgrade_round_trip(database_url: str) -> None:
     assert await current_async(database_url) is None
     await upgrade_async(database_url)
-    assert await current_async(database_url) == "dk0001"
+    assert await current_async(database_url) == "dk0002"
     first = await snapshot(database_url)
     assert set(first) == DOORKEEPER_TABLES | {VERSION_TABLE}
 
@@ -151,6 +159,8 @@ async def test_upgrade_downgrade_round_trip(database_url: str) -> None:
     assert set(await snapshot(database_url)) == {VERSION_TABLE}
 
     await upgrade_async(database_url, "dk0001")
+    assert set(await snapshot(database_url)) == first.keys() - SESSION_TABLES
+    await upgrade_async(database_url, "dk0002")
     assert await snapshot(database_url) == first
 
 
@@ -172,6 +182,8 @@ async def test_migrations_on_an_engine_of_yours(database_url: str) -> None:
     engine = create_async_engine(database_url)
     try:
         await upgrade_async(engine)
+        assert await current_async(engine) == "dk0002"
+        await downgrade_async(engine, "-1")
         assert await current_async(engine) == "dk0001"
         await downgrade_async(engine, "-1")
         assert await current_async(engine) is None
@@ -214,4 +226,4 @@ def test_the_revision_file_runs_the_first_revision() -> None:
 def test_the_models_and_the_first_revision_name_the_same_tables() -> None:
     from doorkeeper.migrations.initial_schema import TABLES
 
-    assert set(TABLES) == set(Base.metadata.tables) == DOORKEEPER_TABLES
+    assert set(TABLES) | SESSION_TABLES == set(Base.metadata.tables) == DOORKEEPER_TABLES

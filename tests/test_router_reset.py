@@ -203,3 +203,18 @@ async def test_background_work_with_the_request_session(
         )
         assert response.status_code == 200
         await dk.login(client, "erin@example.com", NEW_PASSWORD)
+
+
+@pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)
+async def test_security_4_an_overlong_password_is_refused_without_being_echoed(dk: App) -> None:
+    password = "p" * (PASSWORD_MAX_LENGTH + 1)
+    async with dk.client() as client:
+        response = await client.post(
+            "/auth/reset-password", json={"token": "t", "password": password}
+        )
+        short = await client.post("/auth/reset-password", json={"token": 5, "password": "x"})
+    assert response.status_code == 422
+    assert password not in response.text and "input" not in response.json()["detail"][0]
+    assert response.json()["detail"][0]["loc"] == ["body", "password"]
+    # Errors of other kinds on other fields keep FastAPI's shape.
+    assert short.status_code == 422

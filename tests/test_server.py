@@ -72,6 +72,14 @@ async def test_the_app_documents_every_route_and_serves_the_pages(database_url: 
             "/auth/request-verify-token",
             "/auth/verify",
             "/users/me",
+            "/users/confirm-email",
+            "/users/me/sessions",
+            "/users/me/sessions/{session_id}",
+            "/users/{id}/sessions",
+            "/users/{id}/sessions/{session_id}",
+            "/auth/bearer/refresh",
+            "/auth/cookie/refresh",
+            "/auth/cookie/csrf",
             "/users/{id}",
             "/health",
         }
@@ -80,6 +88,7 @@ async def test_the_app_documents_every_route_and_serves_the_pages(database_url: 
             ("/verify", "/auth/verify"),
             ("/reset-password", "/auth/reset-password"),
             ("/forgot-password", "/auth/forgot-password"),
+            ("/confirm-email", "/users/confirm-email"),
         ):
             response = await client.get(f"{path}?token=abc")
             assert response.status_code == 200
@@ -103,9 +112,16 @@ async def test_links_in_mails_lead_to_the_servers_pages(database_url: str) -> No
         assert "https://auth.example.com/forgot-password" in notice.text
         response = await client.post("/auth/verify", json={"token": token})
         assert response.status_code == 200
-        response = await client.post("/auth/cookie/login", data={"username": body["email"],
-                                                                 "password": PASSWORD})  # fmt: skip
-        assert "secure" in response.headers["set-cookie"].lower()  # an https public URL
+        csrf = (await client.get("/auth/cookie/csrf")).json()["csrf_token"]
+        response = await client.post(
+            "/auth/cookie/login",
+            data={"username": body["email"], "password": PASSWORD},
+            # The CSRF cookie is Secure (an https public URL): this http client keeps it.
+            headers={"X-CSRF-Token": csrf, "Cookie": f"doorkeeper_csrf={csrf}"},
+        )
+        assert response.status_code == 204
+        cookies = response.headers.get_list("set-cookie")
+        assert all("secure" in cookie.lower() for cookie in cookies)  # an https public URL
 
 
 async def test_health_is_503_without_a_database() -> None:

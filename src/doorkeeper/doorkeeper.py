@@ -31,20 +31,33 @@ from doorkeeper.authentication.strategy.db import DatabaseStrategy
 from doorkeeper.batteries.hooks import Hook, HookMethods
 from doorkeeper.batteries.manager import DoorkeeperUserManager
 from doorkeeper.batteries.storage import ping_redis, prepare_storage
+from doorkeeper.batteries.wiring import (
+    make_adapter,
+    make_csrf,
+    make_email_sender,
+    make_email_templates,
+    make_rate_limiter,
+    make_redis,
+    make_sessions,
+)
 from doorkeeper.db.sqlalchemy import SQLAlchemyUserDatabase
 from doorkeeper.db.sqlalchemy.access_token import SQLAlchemyAccessTokenDatabase
-from doorkeeper.email import ConsoleEmailSender, EmailSender, EmailTemplates, Mailer
+from doorkeeper.email import EmailSender, EmailTemplates, Mailer
 from doorkeeper.fastapi_users import FastAPIUsers
 from doorkeeper.manager import BaseUserManager
 from doorkeeper.password import PasswordHelperProtocol
 from doorkeeper.password_policy import PasswordPolicy
-from doorkeeper.settings import ConfigurationError, DoorkeeperSettings, load_settings
+from doorkeeper.settings import (
+    DoorkeeperSettings,
+    load_settings,
+)
 from doorkeeper.types import DependencyCallable
 
 __all__ = ["Doorkeeper", "DoorkeeperUserManager", "UserCreate", "UserRead", "UserUpdate"]
 
 TOKEN_AUDIENCE = "doorkeeper:auth"  # noqa: S105 - a JWT audience, not a secret
 REDIS_KEY_PREFIX = "doorkeeper:token:"
+REDIS_SESSION_KEY_PREFIX = "doorkeeper:session:"
 
 
 def _set_by_subclass(cls: type, name: str) -> bool:
@@ -96,6 +109,8 @@ class Doorkeeper(HookMethods):
     user_update_schema: type[schemas.BaseUserUpdate] = UserUpdate
     redis_key_prefix: str = REDIS_KEY_PREFIX
     """Namespace of the Redis strategy's keys."""
+    redis_session_key_prefix: str = REDIS_SESSION_KEY_PREFIX
+    """Namespace of the login sessions' keys, with the Redis strategy."""
 
     def __init__(
         self,
@@ -120,6 +135,10 @@ class Doorkeeper(HookMethods):
         on_after_update: Hook | None = None,
         on_before_delete: Hook | None = None,
         on_after_delete: Hook | None = None,
+        on_after_request_email_change: Hook | None = None,
+        on_email_change_pending: Hook | None = None,
+        on_after_request_email_change_existing: Hook | None = None,
+        on_after_email_change: Hook | None = None,
     ) -> None:
         self.settings = load_settings(
             settings, database_url=database_url, secret=secret, redis_url=redis_url
@@ -137,27 +156,35 @@ class Doorkeeper(HookMethods):
             "on_after_update": on_after_update,
             "on_before_delete": on_before_delete,
             "on_after_delete": on_after_delete,
+            "on_after_request_email_change": on_after_request_email_change,
+            "on_email_change_pending": on_email_change_pending,
+            "on_after_request_email_change_existing": on_after_request_email_change_existing,
+            "on_after_email_change": on_after_email_change,
         }
         self.hooks: dict[str, Hook] = {name: h for name, h in hooks.items() if h is not None}
         self.password_helper = password_helper
         self.password_policy = PasswordPolicy(min_length=self.settings.password_min_length)
-        self.adapter = adapter if adapter is not None else self._make_adapter()
+        self.adapter = adapter if adapter is not None else make_adapter(self.settings)
         self.get_session = self.adapter.get_session
         self.get_user_db = self.adapter.get_user_db
         self.get_access_token_db = self.adapter.get_access_token_db
         self.mailer = Mailer(
-            email_sender if email_sender is not None else self._make_email_sender(),
-            email_templates if email_templates is not None else self._make_email_templates(),
+            email_sender if email_sender is not None else make_email_sender(self.settings),
+            email_templates if email_templates is not None else make_email_templates(self.settings),
             self.settings.public_url,
             paths=email_paths,
         )
-        self.redis: Any = self._make_redis()
+        self.redis: Any = make_redis(self.settings)
+        self.sessions = make_sessions(
+            self.settings, self.redis, self.adapter, self.redis_session_key_prefix
+        )
         self.get_user_manager = self._user_manager_dependency()
         self.get_strategy = self._strategy_dependency()
         self.bearer_backend = AuthenticationBackend[User, uuid.UUID](
             name="bearer",
             transport=BearerTransport(tokenUrl="auth/bearer/login"),
             get_strategy=self.get_strategy,
+            sessions=self.sessions,
         )
         self.cookie_backend = AuthenticationBackend[User, uuid.UUID](
             name="cookie",
@@ -166,61 +193,19 @@ class Doorkeeper(HookMethods):
                 cookie_max_age=self.settings.access_token_lifetime_seconds,
                 cookie_secure=self.settings.secure_cookies,
                 cookie_samesite=self.settings.cookie_samesite,
+                csrf=make_csrf(self.settings),
             ),
             get_strategy=self.get_strategy,
+            sessions=self.sessions,
         )
         self.backends = [self.bearer_backend, self.cookie_backend]
-        self.fastapi_users = FastAPIUsers[User, uuid.UUID](self.get_user_manager, self.backends)
+        self.rate_limiter = make_rate_limiter(self.settings)
+        self.fastapi_users = FastAPIUsers[User, uuid.UUID](
+            self.get_user_manager, self.backends, rate_limiter=self.rate_limiter
+        )
         self.router = self.build_router()
 
     # --- construction ----------------------------------------------------------------
-
-    def _make_adapter(self) -> SQLAlchemyAdapter:
-        try:
-            return SQLAlchemyAdapter(self.settings.database_url)
-        except ValueError as error:
-            raise ConfigurationError(f"DOORKEEPER_DATABASE_URL: {error}") from None
-
-    def _make_email_sender(self) -> EmailSender:
-        settings = self.settings
-        if settings.smtp_host is None:
-            return ConsoleEmailSender()
-        from doorkeeper.email import SMTPEmailSender
-
-        try:
-            return SMTPEmailSender(
-                settings.smtp_host,
-                settings.smtp_port,
-                username=settings.smtp_username,
-                password=settings.smtp_password,
-                from_address=settings.email_from,
-                security=settings.smtp_security,
-            )
-        except (ValueError, ImportError) as error:
-            raise ConfigurationError(f"DOORKEEPER_SMTP_*: {error}") from None
-
-    def _make_email_templates(self) -> EmailTemplates:
-        try:
-            return EmailTemplates(
-                self.settings.email_templates_dir, app_name=self.settings.app_name
-            )
-        except ValueError as error:
-            raise ConfigurationError(f"DOORKEEPER_EMAIL_TEMPLATES_DIR: {error}") from None
-
-    def _make_redis(self) -> Any:
-        """One Redis client for the app's lifetime (the strategy uses it), if configured."""
-        if self.settings.auth_strategy != "redis":
-            return None
-        try:
-            import redis.asyncio
-        except ImportError:
-            raise ConfigurationError(
-                "DOORKEEPER_STRATEGY=redis needs the redis package: pip install 'doorkeeper[redis]'"
-            ) from None
-        try:
-            return redis.asyncio.from_url(self.settings.redis_url or "", decode_responses=True)
-        except ValueError as error:
-            raise ConfigurationError(f"DOORKEEPER_REDIS_URL: {error}") from None
 
     def create_user_manager(self, user_db: Any) -> BaseUserManager[User, uuid.UUID]:
         """A user manager on `user_db`: the request's database, or `adapter.user` outside
@@ -235,6 +220,9 @@ class Doorkeeper(HookMethods):
                 settings.reset_password_token_lifetime_seconds
             ),
             "password_policy": self.password_policy,
+            "trusted_proxies": tuple(settings.trusted_proxies),
+            "email_change_requires_confirmation": settings.email_change_requires_confirmation,
+            "email_change_enumeration_safe": settings.enumeration_safe_email_change,
         }
         for name, value in defaults.items():
             if not _set_by_subclass(type(manager), name):
@@ -260,7 +248,10 @@ class Doorkeeper(HookMethods):
         lifetime = settings.access_token_lifetime_seconds
         if settings.auth_strategy == "jwt":
             jwt_strategy: Strategy[User, uuid.UUID] = JWTStrategy(
-                settings.access_token_secret, lifetime, token_audience=[TOKEN_AUDIENCE]
+                settings.access_token_secret,
+                lifetime,
+                token_audience=[TOKEN_AUDIENCE],
+                sessions=self.sessions,
             )
 
             async def get_jwt_strategy() -> Strategy[User, uuid.UUID]:
@@ -291,7 +282,9 @@ class Doorkeeper(HookMethods):
         router = APIRouter()
         for backend in self.backends:
             router.include_router(
-                users.get_auth_router(backend), prefix=f"/auth/{backend.name}", tags=["auth"]
+                users.get_auth_router(backend, refresh=self.settings.refresh_tokens),
+                prefix=f"/auth/{backend.name}",
+                tags=["auth"],
             )
         router.include_router(
             users.get_register_router(
@@ -306,8 +299,13 @@ class Doorkeeper(HookMethods):
         router.include_router(
             users.get_verify_router(self.user_schema), prefix="/auth", tags=["auth"]
         )
+        router.include_router(users.get_sessions_router(), prefix="/users", tags=["users"])
         router.include_router(
-            users.get_users_router(self.user_schema, self.user_update_schema),
+            users.get_users_router(
+                self.user_schema,
+                self.user_update_schema,
+                email_change=self.settings.email_change_requires_confirmation,
+            ),
             prefix="/users",
             tags=["users"],
         )
@@ -337,6 +335,7 @@ class Doorkeeper(HookMethods):
         """Close the connection pools."""
         if self.redis is not None:
             await self.redis.aclose()
+        await self.rate_limiter.aclose()
         await self.adapter.dispose()
 
     @asynccontextmanager

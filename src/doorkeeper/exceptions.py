@@ -38,6 +38,10 @@ class InvalidResetPasswordToken(FastAPIUsersException):
     """The reset-password token is malformed, expired, used or forged."""
 
 
+class InvalidEmailChangeToken(FastAPIUsersException):
+    """The e-mail change token is malformed, expired, used or forged."""
+
+
 class InvalidPasswordException(FastAPIUsersException):
     """A password was refused; `reason` says why."""
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from doorkeeper import models, schemas
 from doorkeeper.authentication import AuthenticationBackend, Authenticator
 from doorkeeper.manager import UserManagerDependency
+from doorkeeper.ratelimit import RateLimiter
 from doorkeeper.router import (
     get_auth_router,
     get_register_router,
@@ -15,6 +16,7 @@ from doorkeeper.router import (
     get_users_router,
     get_verify_router,
 )
+from doorkeeper.router.sessions import get_sessions_router
 
 
 class FastAPIUsers(Generic[models.UP, models.ID]):
@@ -22,6 +24,8 @@ class FastAPIUsers(Generic[models.UP, models.ID]):
 
     :param get_user_manager: dependency callable giving the user manager.
     :param auth_backends: the authentication backends, tried in order.
+    :param rate_limiter: brute-force protection of the login, verify and reset routes
+        (SECURITY 13-16); `None` keeps FastAPI Users' behaviour (no limits).
 
     `current_user(...)` (the authenticator's) makes the dependency that gives the
     authenticated user; the `get_*_router` methods make the routers to include.
@@ -33,7 +37,10 @@ class FastAPIUsers(Generic[models.UP, models.ID]):
         self,
         get_user_manager: UserManagerDependency[models.UP, models.ID],
         auth_backends: Sequence[AuthenticationBackend[models.UP, models.ID]],
+        *,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
+        self.rate_limiter = rate_limiter
         self.authenticator = Authenticator(auth_backends, get_user_manager)
         self.get_user_manager = get_user_manager
         self.current_user = self.authenticator.current_user
@@ -60,24 +67,44 @@ class FastAPIUsers(Generic[models.UP, models.ID]):
 
         :param user_schema: the schema of a user as returned.
         """
-        return get_verify_router(self.get_user_manager, user_schema)
+        return get_verify_router(self.get_user_manager, user_schema, rate_limiter=self.rate_limiter)
 
     def get_reset_password_router(self) -> APIRouter:
         """The router with POST /forgot-password and POST /reset-password."""
-        return get_reset_password_router(self.get_user_manager)
+        return get_reset_password_router(self.get_user_manager, rate_limiter=self.rate_limiter)
 
     def get_auth_router(
         self,
         backend: AuthenticationBackend[models.UP, models.ID],
         requires_verification: bool = False,
+        *,
+        refresh: bool = False,
     ) -> APIRouter:
         """The router with POST /login and POST /logout for `backend`.
 
         :param backend: the authentication backend.
         :param requires_verification: refuse users whose e-mail is not verified.
+        :param refresh: login also returns a refresh token, and POST /refresh rotates
+            it (the backend needs `sessions`).
         """
         return get_auth_router(
-            backend, self.get_user_manager, self.authenticator, requires_verification
+            backend,
+            self.get_user_manager,
+            self.authenticator,
+            requires_verification,
+            rate_limiter=self.rate_limiter,
+            refresh=refresh,
+        )
+
+    def get_sessions_router(self, requires_verification: bool = False) -> APIRouter:
+        """The routes listing and ending login sessions (`/me/sessions`, and the
+        superusers' `/{id}/sessions`), over every backend with `sessions`; include it
+        with the users router's prefix."""
+        return get_sessions_router(
+            self.authenticator.backends,
+            self.get_user_manager,
+            self.authenticator,
+            requires_verification,
         )
 
     def get_users_router(
@@ -85,12 +112,16 @@ class FastAPIUsers(Generic[models.UP, models.ID]):
         user_schema: type[schemas.U],
         user_update_schema: type[schemas.UU],
         requires_verification: bool = False,
+        *,
+        email_change: bool = False,
     ) -> APIRouter:
         """The router with /me and the superusers' /{id} routes.
 
         :param user_schema: the schema of a user as returned.
         :param user_update_schema: the schema of an update body.
         :param requires_verification: refuse users whose e-mail is not verified.
+        :param email_change: add POST /confirm-email, for a manager whose e-mail changes
+            wait for a confirmation from the new address (docs/email-change.md).
         """
         return get_users_router(
             self.get_user_manager,
@@ -98,4 +129,6 @@ class FastAPIUsers(Generic[models.UP, models.ID]):
             user_update_schema,
             self.authenticator,
             requires_verification,
+            rate_limiter=self.rate_limiter,
+            email_change=email_change,
         )

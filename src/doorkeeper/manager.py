@@ -17,8 +17,11 @@ from fastapi import Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
 from doorkeeper import exceptions, models, schemas
+from doorkeeper.audit import AuditEvent
+from doorkeeper.audit_flows import audited, audited_update
 from doorkeeper.concurrency import run_cpu_bound
 from doorkeeper.db import BaseUserDatabase
+from doorkeeper.email_change import EmailChangeMixin
 from doorkeeper.ids import IntegerIDMixin, UUIDIDMixin
 from doorkeeper.jwt import SecretType, _get_secret_value, decode_jwt, generate_jwt
 from doorkeeper.normalization import normalize_email
@@ -48,7 +51,7 @@ def _request_token_id(request: Request | None) -> str | None:
     return token_id if isinstance(token_id, str) else None
 
 
-class BaseUserManager(OAuthCallbacksMixin, Generic[models.UP, models.ID]):
+class BaseUserManager(OAuthCallbacksMixin, EmailChangeMixin, Generic[models.UP, models.ID]):
     """User management logic; subclass it to set the secrets and override the hooks.
 
     :attribute reset_password_token_secret: Secret to sign reset password tokens.
@@ -60,6 +63,10 @@ class BaseUserManager(OAuthCallbacksMixin, Generic[models.UP, models.ID]):
     :attribute password_policy: What the default `validate_password` enforces.
     :attribute require_current_password: Self-service password changes need the
         current password (`False` restores FastAPI Users' behaviour).
+    :attribute email_change_requires_confirmation: Self-service e-mail changes wait for
+        a confirmation from the new address (see `doorkeeper.email_change`).
+
+    Each flow records an audit event (`doorkeeper.audit_flows`) for `on_event`.
 
     :param user_db: Database adapter instance.
     :param password_helper: Hashes and verifies passwords; Argon2id by default.
@@ -79,6 +86,8 @@ class BaseUserManager(OAuthCallbacksMixin, Generic[models.UP, models.ID]):
     revoke_sessions_on_change: bool = True
     """A password change or reset, an e-mail change or a deactivation ends the user's
     other sessions (SECURITY 19)."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Proxies whose `X-Forwarded-For` gives the client IP recorded in audit events."""
 
     user_db: BaseUserDatabase[models.UP, models.ID]
     password_helper: PasswordHelperProtocol
@@ -120,6 +129,7 @@ class BaseUserManager(OAuthCallbacksMixin, Generic[models.UP, models.ID]):
 
     # --- registration and sign-in ----------------------------------------------------
 
+    @audited("register")
     async def create(
         self,
         user_create: schemas.UC,
@@ -168,6 +178,7 @@ class BaseUserManager(OAuthCallbacksMixin, Generic[models.UP, models.ID]):
 
     # --- verification ----------------------------------------------------------------
 
+    @audited("request_verify", user_arg="user")
     async def request_verify(self, user: models.UP, request: Request | None = None) -> None:
         """Make a verification token and hand it to `on_after_request_verify`.
 
@@ -189,6 +200,7 @@ class BaseUserManager(OAuthCallbacksMixin, Generic[models.UP, models.ID]):
         )
         await self.on_after_request_verify(user, token, request)
 
+    @audited("verify")
     async def verify(self, token: str, request: Request | None = None) -> models.UP:
         """Mark the user of a verification token verified; triggers `on_after_verify`.
 
@@ -231,6 +243,7 @@ class BaseUserManager(OAuthCallbacksMixin, Generic[models.UP, models.ID]):
         key = _get_secret_value(self.reset_password_token_secret).encode()
         return hmac.new(key, hashed_password.encode(), hashlib.sha256).hexdigest()
 
+    @audited("forgot_password", user_arg="user")
     async def forgot_password(self, user: models.UP, request: Request | None = None) -> None:
         """Make a reset token and hand it to `on_after_forgot_password`.
 
@@ -250,6 +263,7 @@ class BaseUserManager(OAuthCallbacksMixin, Generic[models.UP, models.ID]):
         )
         await self.on_after_forgot_password(user, token, request)
 
+    @audited("reset_password")
     async def reset_password(
         self, token: str, password: str, request: Request | None = None
     ) -> models.UP:
@@ -294,6 +308,7 @@ class BaseUserManager(OAuthCallbacksMixin, Generic[models.UP, models.ID]):
 
     # --- updates and deletion --------------------------------------------------------
 
+    @audited_update
     async def update(
         self,
         user_update: schemas.UU,
@@ -315,7 +330,10 @@ class BaseUserManager(OAuthCallbacksMixin, Generic[models.UP, models.ID]):
         if safe and self.require_current_password and updated_user_data.get("password") is not None:
             await self._check_current_password(user, getattr(user_update, "current_password", None))
         keep = _request_token_id(request) if safe else None
+        new_email = await self._pending_email_change(user, updated_user_data, safe, request)
         updated_user = await self._update(user, updated_user_data, keep_token_id=keep)
+        if new_email is not None:
+            await self.request_email_change(updated_user, new_email, request)
         await self.on_after_update(updated_user, updated_user_data, request)
         return updated_user
 
@@ -328,6 +346,7 @@ class BaseUserManager(OAuthCallbacksMixin, Generic[models.UP, models.ID]):
         if not verified:
             raise exceptions.InvalidPasswordException(reason="CURRENT_PASSWORD_INVALID")
 
+    @audited("delete", user_arg="user")
     async def delete(self, user: models.UP, request: Request | None = None) -> None:
         """Delete a user; triggers `on_before_delete` and `on_after_delete`."""
         await self.on_before_delete(user, request)
@@ -452,6 +471,9 @@ class BaseUserManager(OAuthCallbacksMixin, Generic[models.UP, models.ID]):
 
     async def on_after_delete(self, user: models.UP, request: Request | None = None) -> None:
         """Called after a user was deleted."""
+
+    async def on_event(self, event: AuditEvent, request: Request | None = None) -> None:
+        """Called with every audit event (SECURITY 45); also logged to `doorkeeper.audit`."""
 
 
 UserManagerDependency = DependencyCallable[BaseUserManager[models.UP, models.ID]]

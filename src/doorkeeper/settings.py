@@ -82,11 +82,36 @@ class DoorkeeperSettings(BaseSettings):
     """How access tokens are kept: database rows, signed JWTs, or Redis keys.
     `None`: "redis" if `redis_url` is set, else "database"."""
     access_token_lifetime_seconds: int = Field(default=3600, gt=0)
+    refresh_tokens: bool = True
+    """Login also returns a refresh token; POST /auth/{backend}/refresh rotates it."""
+    session_idle_timeout_seconds: int | None = Field(default=7 * 86400, gt=0)
+    """A session with no login or refresh for this long ends (`None`: never idle)."""
+    session_lifetime_seconds: int = Field(default=30 * 86400, gt=0)
+    """A session and its refresh tokens end this long after the login, whatever happens."""
     cookie_name: str = "doorkeeper_auth"
     cookie_secure: bool | None = None
     """`None`: Secure, unless `public_url` is http://localhost or http://127.0.0.1."""
     cookie_samesite: Literal["lax", "strict", "none"] = "lax"
+    trusted_proxies: list[str] = []
+    """Proxies (addresses or CIDR blocks) whose `X-Forwarded-For` names the client: used
+    by rate limits, sessions and audit events. Empty: the peer address is the client."""
+    rate_limits_enabled: bool = True
+    rate_limit_key_prefix: str = "doorkeeper:ratelimit"
+    rate_limit_login_per_account: str | None = "10/15 minutes"
+    rate_limit_login_per_ip: str | None = "100/15 minutes"
+    rate_limit_token_per_ip: str | None = "20/15 minutes"  # noqa: S105 - a rate
+    rate_limit_forgot_password_per_address: str | None = "5/15 minutes"  # noqa: S105
+    rate_limit_forgot_password_per_ip: str | None = "50/15 minutes"  # noqa: S105
+    rate_limit_request_verify_per_address: str | None = "5/15 minutes"
+    rate_limit_request_verify_per_ip: str | None = "50/15 minutes"
+    csrf_trusted_origins: list[str] = []
+    """Other origins (`https://app.example.com`) whose pages may send cookie-authenticated
+    requests; the origin of `public_url` is always trusted."""
     enumeration_safe_registration: bool = True
+    email_change_requires_confirmation: bool = True
+    """PATCH /users/me with a new e-mail waits for a confirmation from the new address."""
+    enumeration_safe_email_change: bool = True
+    """With confirmation on, a taken new address gets the answer a free one gets."""
     """POST /auth/register answers 202 whether the address is new or taken."""
     password_min_length: int = Field(default=8, ge=1, le=64)
     verification_token_lifetime_seconds: int = Field(default=86400, gt=0)

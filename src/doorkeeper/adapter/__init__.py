@@ -22,13 +22,22 @@ from doorkeeper.adapter.engine import (
     describe_url,
     unavailable_error,
 )
-from doorkeeper.adapter.models import AccessToken, Base, OAuthAccount, OneTimeToken, User
+from doorkeeper.adapter.models import (
+    AccessToken,
+    Base,
+    OAuthAccount,
+    OneTimeToken,
+    RefreshToken,
+    Session,
+    User,
+)
 from doorkeeper.adapter.oauth import OAuthAccountStore
 from doorkeeper.adapter.sessions import LoginSessionStore
 from doorkeeper.adapter.tokens import OneTimeTokenStore
 from doorkeeper.adapter.users import UserStore
 from doorkeeper.db.sqlalchemy import SQLAlchemyUserDatabase
 from doorkeeper.db.sqlalchemy.access_token import SQLAlchemyAccessTokenDatabase
+from doorkeeper.sessions.sqlalchemy import SQLAlchemySessionStore
 
 __all__ = [
     "CREATE_TABLES_ATTEMPTS",
@@ -40,7 +49,9 @@ __all__ = [
     "OAuthAccountStore",
     "OneTimeToken",
     "OneTimeTokenStore",
+    "RefreshToken",
     "SQLAlchemyAdapter",
+    "Session",
     "User",
     "UserStore",
 ]
@@ -90,6 +101,9 @@ class SQLAlchemyAdapter:
         self._token = OneTimeTokenStore(self.session_maker)
         self._session = LoginSessionStore(self.session_maker)
         self._oauth = OAuthAccountStore(self.session_maker)
+        self._login_sessions = SQLAlchemySessionStore(
+            self.session_maker, Session, RefreshToken, User
+        )
         self.get_session, self.get_user_db, self.get_access_token_db = self._dependencies()
 
     def _dependencies(
@@ -147,6 +161,12 @@ class SQLAlchemyAdapter:
     def session(self) -> LoginSessionStore:
         """Login sessions of the database strategy (the `accesstoken` table)."""
         return self._session
+
+    @property
+    def login_sessions(self) -> SQLAlchemySessionStore:
+        """Login sessions and their refresh tokens (`doorkeeper_session`), the store of a
+        `SessionService`; a session and its user load in one query."""
+        return self._login_sessions
 
     @property
     def oauth(self) -> OAuthAccountStore:

@@ -1,4 +1,5 @@
-"""The tables of `SQLAlchemyAdapter`: users, OAuth accounts, login sessions, one-time tokens.
+"""The tables of `SQLAlchemyAdapter`: users, OAuth accounts, access tokens, login
+sessions and their refresh tokens, one-time tokens.
 
 `user`, `oauth_account` and `accesstoken` keep FastAPI Users' table and column names;
 `doorkeeper_one_time_token` holds the digests of verification, reset and e-mail change
@@ -27,6 +28,10 @@ from doorkeeper.db.sqlalchemy import (
     now_utc,
 )
 from doorkeeper.db.sqlalchemy.access_token import SQLAlchemyBaseAccessTokenTableUUID
+from doorkeeper.sessions.sqlalchemy import (
+    SQLAlchemyBaseRefreshTokenTable,
+    SQLAlchemyBaseSessionTableUUID,
+)
 
 __all__ = [
     "NAMING_CONVENTION",
@@ -34,6 +39,8 @@ __all__ = [
     "Base",
     "OAuthAccount",
     "OneTimeToken",
+    "RefreshToken",
+    "Session",
     "User",
 ]
 
@@ -70,6 +77,14 @@ class User(SQLAlchemyBaseUserTableUUID, Base):
 
 class AccessToken(SQLAlchemyBaseAccessTokenTableUUID, Base):
     """A login session of the database strategy: the digest of its token, never the token."""
+
+
+class Session(SQLAlchemyBaseSessionTableUUID, Base):
+    """A login session: who, from where, since when, until when, and its access token."""
+
+
+class RefreshToken(SQLAlchemyBaseRefreshTokenTable, Base):
+    """A refresh token of a session: its digest, never the token; used at most once."""
 
 
 class OneTimeToken(Base):

@@ -5,6 +5,7 @@ import contextlib
 
 from doorkeeper.authentication.authenticator import Authenticator, DuplicateBackendNamesError
 from doorkeeper.authentication.backend import AuthenticationBackend
+from doorkeeper.authentication.csrf import CSRFProtection
 from doorkeeper.authentication.strategy import (
     InsecureSecretWarning,
     JWTStrategy,
@@ -26,6 +27,7 @@ __all__ = [
     "AuthenticationBackend",
     "Authenticator",
     "BearerTransport",
+    "CSRFProtection",
     "CookieTransport",
     "DuplicateBackendNamesError",
     "InsecureSecretWarning",

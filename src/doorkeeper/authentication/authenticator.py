@@ -11,6 +11,7 @@ from fastapi import Depends, HTTPException, Request, status
 from doorkeeper.authentication.backend import AuthenticationBackend
 from doorkeeper.authentication.errors import is_unavailable_error, service_unavailable
 from doorkeeper.authentication.strategy import Strategy, get_token_id
+from doorkeeper.authentication.transport import CookieTransport
 from doorkeeper.manager import BaseUserManager, UserManagerDependency
 from doorkeeper.models import ID, UP
 from doorkeeper.types import DependencyCallable
@@ -121,6 +122,7 @@ class Authenticator(Generic[UP, ID]):
         user, token, token_id = await self._first_user(user_manager, kwargs)
         status_code = status.HTTP_401_UNAUTHORIZED
         if user is not None:
+            self._check_csrf(request, token, kwargs)
             status_code = status.HTTP_403_FORBIDDEN
             if active and not user.is_active:
                 status_code = status.HTTP_401_UNAUTHORIZED
@@ -134,6 +136,26 @@ class Authenticator(Generic[UP, ID]):
             return None, token
         request.state.doorkeeper_token_id = token_id
         return user, token
+
+    def _check_csrf(self, request: Request, token: str | None, kwargs: dict[str, Any]) -> None:
+        """CSRF checks (403) when the accepted token came in the cookie of a backend
+        with CSRF protection; a token sent in a bearer header is exempt.
+
+        The accepted token is matched against the token each enabled backend was given:
+        a cookie carrying the very token that authenticated the request is checked.
+        """
+        enabled: Sequence[AuthenticationBackend[UP, ID]] = kwargs.get(
+            "enabled_backends", self.backends
+        )
+        for backend in self.backends:
+            transport = backend.transport
+            if (
+                isinstance(transport, CookieTransport)
+                and transport.csrf is not None
+                and backend in enabled
+                and kwargs[name_to_variable_name(backend.name)] == token
+            ):
+                transport.csrf.protect(request)
 
     async def _first_user(
         self, user_manager: BaseUserManager[UP, ID], kwargs: dict[str, Any]

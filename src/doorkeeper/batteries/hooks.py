@@ -12,7 +12,7 @@ from fastapi import Request, Response
 
 from doorkeeper.adapter.models import User
 
-__all__ = ["HOOK_NAMES", "Hook", "HookMethods"]
+__all__ = ["EMAIL_CHANGE_HOOK_NAMES", "HOOK_NAMES", "Hook", "HookMethods"]
 
 Hook = Callable[..., Any]
 """A hook callable: sync or async, called with the arguments of the manager's hook."""
@@ -28,7 +28,13 @@ HOOK_NAMES = (
     "on_after_update",
     "on_before_delete",
     "on_after_delete",
+    "on_after_request_email_change",
+    "on_email_change_pending",
+    "on_after_request_email_change_existing",
+    "on_after_email_change",
 )
+EMAIL_CHANGE_HOOK_NAMES = HOOK_NAMES[-4:]
+"""The e-mail change hooks (SECURITY 39)."""
 
 
 class HookMethods:
@@ -85,3 +91,27 @@ class HookMethods:
 
     async def on_after_delete(self, user: User, request: Request | None = None) -> None:
         await self._call_hook("on_after_delete", user, request)
+
+    async def on_after_request_email_change(
+        self, user: User, new_email: str, token: str, request: Request | None = None
+    ) -> None:
+        """After the confirmation mail was handed to the sender (for `new_email`)."""
+        await self._call_hook("on_after_request_email_change", user, new_email, token, request)
+
+    async def on_email_change_pending(
+        self, user: User, new_email: str, request: Request | None = None
+    ) -> None:
+        """After the current address was told that a change awaits confirmation."""
+        await self._call_hook("on_email_change_pending", user, new_email, request)
+
+    async def on_after_request_email_change_existing(
+        self, owner: User, request: Request | None = None
+    ) -> None:
+        """After the owner of a taken address was told someone asked for it."""
+        await self._call_hook("on_after_request_email_change_existing", owner, request)
+
+    async def on_after_email_change(
+        self, user: User, old_email: str, request: Request | None = None
+    ) -> None:
+        """After a confirmed change (the old address was told)."""
+        await self._call_hook("on_after_email_change", user, old_email, request)

@@ -1,10 +1,11 @@
 """The pages the links in mails open on the ready-made server: verify an address, choose
-a new password, ask for a reset link.
+a new password, ask for a reset link, confirm a new e-mail address.
 
 Opening a page changes nothing (mail scanners follow links): the user presses a button,
 and the page calls the API (`POST /auth/verify`, `/auth/reset-password`,
-`/auth/forgot-password`). The token stays in the page: it is sent with no referrer, the
-page is not cached and cannot be framed, and no value is ever written as HTML.
+`/auth/forgot-password`, `/users/confirm-email`). The token stays in the page: it is
+sent with no referrer, the page is not cached and cannot be framed, and no value is ever
+written as HTML.
 """
 
 from fastapi import APIRouter
@@ -66,8 +67,9 @@ def _page(
     return HTMLResponse(html, headers=PAGE_HEADERS)
 
 
-def pages_router(api_prefix: str = "/auth") -> APIRouter:
-    """GET /verify, /reset-password and /forgot-password (not in the OpenAPI schema)."""
+def pages_router(api_prefix: str = "/auth", users_prefix: str = "/users") -> APIRouter:
+    """GET /verify, /reset-password, /forgot-password and /confirm-email (not in the
+    OpenAPI schema)."""
     router = APIRouter(include_in_schema=False)
 
     @router.get("/verify")
@@ -103,6 +105,17 @@ def pages_router(api_prefix: str = "/auth") -> APIRouter:
             f"{api_prefix}/forgot-password",
             '{email: form.get("email")}',
             "If this address has an account, a reset link is on its way.",
+        )
+
+    @router.get("/confirm-email")
+    async def confirm_email_page() -> HTMLResponse:
+        return _page(
+            "Confirm your new e-mail address",
+            "",
+            "Use this address",
+            f"{users_prefix}/confirm-email",
+            "{token}",
+            "Your account now uses this address: sign in with it.",
         )
 
     return router

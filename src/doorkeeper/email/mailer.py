@@ -100,6 +100,13 @@ class Mailer:
             link=link,
         )
 
+    async def send_email_change_existing(self, to: str, **context: Any) -> None:
+        """To the owner of an address someone asked to move another account to."""
+        link = self.link("forgot_password")
+        await self.send_template(
+            "email_change_existing", to, **context, link=link, login_url=self.link("login")
+        )
+
     async def send_already_registered(
         self, to: str, *, reset_token: str | None = None, **context: Any
     ) -> None:

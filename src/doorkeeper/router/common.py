@@ -3,11 +3,11 @@ storage outage into 503 and an unparsable body into 422."""
 
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from enum import Enum
 from typing import Any
 
-from fastapi import HTTPException, Request, Response, status
+from fastapi import BackgroundTasks, HTTPException, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException
 
+from doorkeeper.authentication import csrf
 from doorkeeper.authentication.errors import SERVICE_UNAVAILABLE, is_unavailable_error
 from doorkeeper.openapi import OpenAPIResponseType as OpenAPIResponseType
 
@@ -50,6 +51,16 @@ class ErrorCode(str, Enum):
     UPDATE_USER_INVALID_PASSWORD = "UPDATE_USER_INVALID_PASSWORD"  # noqa: S105
     ACCESS_TOKEN_ALREADY_EXPIRED = "ACCESS_TOKEN_ALREADY_EXPIRED"  # noqa: S105
     ACCESS_TOKEN_DECODE_ERROR = "ACCESS_TOKEN_DECODE_ERROR"  # noqa: S105
+    EMAIL_CHANGE_BAD_TOKEN = "EMAIL_CHANGE_BAD_TOKEN"  # noqa: S105
+    SESSION_NOT_FOUND = "SESSION_NOT_FOUND"
+    REFRESH_TOKEN_INVALID = "REFRESH_TOKEN_INVALID"  # noqa: S105
+    REFRESH_TOKEN_EXPIRED = "REFRESH_TOKEN_EXPIRED"  # noqa: S105
+    REFRESH_TOKEN_REUSED = "REFRESH_TOKEN_REUSED"  # noqa: S105
+    REFRESH_TOKEN_REVOKED = "REFRESH_TOKEN_REVOKED"  # noqa: S105
+    RATE_LIMITED = "RATE_LIMITED"
+    CSRF_ORIGIN_MISMATCH = csrf.CSRF_ORIGIN_MISMATCH
+    CSRF_TOKEN_MISSING = csrf.CSRF_TOKEN_MISSING
+    CSRF_TOKEN_INVALID = csrf.CSRF_TOKEN_INVALID
 
 
 def error(code: ErrorCode) -> HTTPException:
@@ -97,6 +108,20 @@ def bad_request_responses(examples: dict[str, dict[str, Any]]) -> OpenAPIRespons
     }
 
 
+_BACKGROUND_TASKS = "doorkeeper_background_tasks"
+
+
+def share_background_tasks(request: Request, background_tasks: BackgroundTasks) -> None:
+    """Let the hooks of this request's flows schedule work after the response (mail)."""
+    setattr(request.state, _BACKGROUND_TASKS, background_tasks)
+
+
+def background_tasks_of(request: Request | None) -> BackgroundTasks | None:
+    """The tasks the route shared with `share_background_tasks`, if any."""
+    tasks = getattr(request.state, _BACKGROUND_TASKS, None) if request is not None else None
+    return tasks if isinstance(tasks, BackgroundTasks) else None
+
+
 async def run_quietly(
     job: Callable[[], Awaitable[None]], what: str, user_manager: object = None
 ) -> None:
@@ -134,6 +159,21 @@ async def release_session(user_manager: object, what: str) -> None:
         logger.warning("%s: closing the session failed (%s)", what, type(exc).__name__)
 
 
+_SECRET_FIELDS = ("password", "token")
+
+
+def _without_secrets(errors: Sequence[Any]) -> list[Any]:
+    """Validation errors without the rejected value of a password or token field: a 422
+    must not echo a secret back (into logs, proxies, error trackers)."""
+    cleaned = []
+    for item in errors:
+        location = [str(part).lower() for part in item.get("loc", ())]
+        if any(word in part for part in location for word in _SECRET_FIELDS):
+            item = {key: value for key, value in item.items() if key not in ("input", "ctx")}
+        cleaned.append(item)
+    return cleaned
+
+
 def _is_body_parse_error(exc: StarletteHTTPException) -> bool:
     """Whether FastAPI or Starlette refused the body as unparsable (with a 400)."""
     if exc.status_code != status.HTTP_400_BAD_REQUEST:
@@ -157,6 +197,8 @@ class DoorkeeperRoute(APIRoute):
         async def guarded_handler(request: Request) -> Response:
             try:
                 return await handler(request)
+            except RequestValidationError as exc:
+                raise RequestValidationError(_without_secrets(exc.errors())) from None
             except StarletteHTTPException as exc:
                 if not _is_body_parse_error(exc):
                     raise

@@ -4,7 +4,9 @@ from fastapi import APIRouter, BackgroundTasks, Body, Depends, Request, status
 from pydantic import EmailStr
 
 from doorkeeper import exceptions, models
+from doorkeeper.audit_flows import record_failure
 from doorkeeper.manager import BaseUserManager, UserManagerDependency
+from doorkeeper.ratelimit import RateLimiter, rate_limit_responses
 from doorkeeper.router.common import (
     DoorkeeperRoute,
     ErrorCode,
@@ -46,22 +48,32 @@ async def forgot_password_in_background(
         try:
             user = await user_manager.get_by_email(email)
             await user_manager.forgot_password(user, request)
-        except (exceptions.UserNotExists, exceptions.UserInactive):
-            pass
+        except exceptions.UserNotExists as unknown:
+            await record_failure(user_manager, "forgot_password", unknown, request=request)
+        except exceptions.UserInactive:
+            pass  # recorded by the manager
 
     await run_quietly(job, "forgot-password", user_manager)
 
 
 def get_reset_password_router(
     get_user_manager: UserManagerDependency[models.UP, models.ID],
+    *,
+    rate_limiter: RateLimiter | None = None,
 ) -> APIRouter:
-    """A router with the reset-password routes."""
+    """A router with the reset-password routes.
+
+    With `rate_limiter`, forgot-password is limited per address and per client IP, and
+    bad reset tokens per client IP (SECURITY 16); a reset clears the account's failed
+    logins (SECURITY 14).
+    """
     router = APIRouter(route_class=DoorkeeperRoute)
 
     @router.post(
         "/forgot-password",
         status_code=status.HTTP_202_ACCEPTED,
         name="reset:forgot_password",
+        responses=rate_limit_responses(rate_limiter),
     )
     async def forgot_password(
         request: Request,
@@ -69,12 +81,15 @@ def get_reset_password_router(
         email: EmailStr = Body(..., embed=True),
         user_manager: BaseUserManager[models.UP, models.ID] = Depends(get_user_manager),
     ) -> None:
+        if rate_limiter is not None:
+            # The same for every address, known or not: the lookup waits for the response.
+            await rate_limiter.check_email_request(request, email, user_manager, "forgot-password")
         background_tasks.add_task(forgot_password_in_background, user_manager, email, request)
 
     @router.post(
         "/reset-password",
         name="reset:reset_password",
-        responses=RESET_PASSWORD_RESPONSES,
+        responses={**RESET_PASSWORD_RESPONSES, **rate_limit_responses(rate_limiter)},
     )
     async def reset_password(
         request: Request,
@@ -82,15 +97,21 @@ def get_reset_password_router(
         password: str = Body(..., max_length=PASSWORD_MAX_LENGTH),
         user_manager: BaseUserManager[models.UP, models.ID] = Depends(get_user_manager),
     ) -> None:
+        if rate_limiter is not None:
+            await rate_limiter.check_token(request, user_manager, "reset-password")
         try:
-            await user_manager.reset_password(token, password, request)
+            user = await user_manager.reset_password(token, password, request)
         except (
             exceptions.InvalidResetPasswordToken,
             exceptions.UserNotExists,
             exceptions.UserInactive,
         ):
+            if rate_limiter is not None:
+                await rate_limiter.token_failed(request)
             raise error(ErrorCode.RESET_PASSWORD_BAD_TOKEN) from None
         except exceptions.InvalidPasswordException as exc:
             raise error_with_reason(ErrorCode.RESET_PASSWORD_INVALID_PASSWORD, exc.reason) from None
+        if rate_limiter is not None:
+            await rate_limiter.password_was_reset(user.email)
 
     return router

@@ -4,7 +4,9 @@ from fastapi import APIRouter, BackgroundTasks, Body, Depends, Request, status
 from pydantic import BaseModel, EmailStr
 
 from doorkeeper import exceptions, models, schemas
+from doorkeeper.audit_flows import record_failure
 from doorkeeper.manager import BaseUserManager, UserManagerDependency
+from doorkeeper.ratelimit import RateLimiter, rate_limit_responses
 from doorkeeper.router.common import (
     DoorkeeperRoute,
     ErrorCode,
@@ -28,12 +30,10 @@ async def request_verify_in_background(
         try:
             user = await user_manager.get_by_email(email)
             await user_manager.request_verify(user, request)
-        except (
-            exceptions.UserNotExists,
-            exceptions.UserInactive,
-            exceptions.UserAlreadyVerified,
-        ):
-            pass
+        except exceptions.UserNotExists as unknown:
+            await record_failure(user_manager, "request_verify", unknown, request=request)
+        except (exceptions.UserInactive, exceptions.UserAlreadyVerified):
+            pass  # recorded by the manager
 
     await run_quietly(job, "request-verify-token", user_manager)
 
@@ -41,14 +41,21 @@ async def request_verify_in_background(
 def get_verify_router(
     get_user_manager: UserManagerDependency[models.UP, models.ID],
     user_schema: type[schemas.U],
+    *,
+    rate_limiter: RateLimiter | None = None,
 ) -> APIRouter:
-    """A router with the e-mail verification routes."""
+    """A router with the e-mail verification routes.
+
+    With `rate_limiter`, request-verify-token is limited per address and per client IP,
+    and bad tokens per client IP (SECURITY 16).
+    """
     router = APIRouter(route_class=DoorkeeperRoute)
 
     @router.post(
         "/request-verify-token",
         status_code=status.HTTP_202_ACCEPTED,
         name="verify:request-token",
+        responses=rate_limit_responses(rate_limiter),
     )
     async def request_verify_token(
         request: Request,
@@ -56,6 +63,11 @@ def get_verify_router(
         email: EmailStr = Body(..., embed=True),
         user_manager: BaseUserManager[models.UP, models.ID] = Depends(get_user_manager),
     ) -> None:
+        if rate_limiter is not None:
+            # The same for every address, known or not: the lookup waits for the response.
+            await rate_limiter.check_email_request(
+                request, email, user_manager, "request-verify-token"
+            )
         background_tasks.add_task(request_verify_in_background, user_manager, email, request)
 
     responses = bad_request_responses(
@@ -70,15 +82,24 @@ def get_verify_router(
         }
     )
 
-    @router.post("/verify", response_model=user_schema, name="verify:verify", responses=responses)
+    @router.post(
+        "/verify",
+        response_model=user_schema,
+        name="verify:verify",
+        responses={**responses, **rate_limit_responses(rate_limiter)},
+    )
     async def verify(
         request: Request,
         token: str = Body(..., embed=True),
         user_manager: BaseUserManager[models.UP, models.ID] = Depends(get_user_manager),
     ) -> BaseModel:
+        if rate_limiter is not None:
+            await rate_limiter.check_token(request, user_manager, "verify")
         try:
             user = await user_manager.verify(token, request)
         except (exceptions.InvalidVerifyToken, exceptions.UserNotExists):
+            if rate_limiter is not None:
+                await rate_limiter.token_failed(request)
             raise error(ErrorCode.VERIFY_USER_BAD_TOKEN) from None
         except exceptions.UserAlreadyVerified:
             raise error(ErrorCode.VERIFY_USER_ALREADY_VERIFIED) from None

@@ -5,7 +5,9 @@ import contextlib
 from doorkeeper.authentication.strategy.base import (
     Strategy,
     StrategyDestroyNotSupportedError,
+    destroy_token_id,
     get_token_id,
+    write_session_token,
 )
 from doorkeeper.authentication.strategy.db import (
     AP,
@@ -28,5 +30,7 @@ __all__ = [
     "RedisStrategy",
     "Strategy",
     "StrategyDestroyNotSupportedError",
+    "destroy_token_id",
     "get_token_id",
+    "write_session_token",
 ]

@@ -35,3 +35,22 @@ def get_token_id(strategy: Any, token: str) -> str | None:
         return None
     value = token_id(token)
     return value if isinstance(value, str) else None
+
+
+async def write_session_token(strategy: Any, user: Any, session_id: str) -> str:
+    """A token for a new login session: one that names the session where the strategy
+    can carry it (a JWT's `sid`), else an ordinary token."""
+    writer = getattr(strategy, "write_session_token", None)
+    if callable(writer):
+        token: str = await writer(user, session_id)
+        return token
+    token = await strategy.write_token(user)
+    return token
+
+
+async def destroy_token_id(strategy: Any, token_id: str | None) -> None:
+    """End the token named `token_id`, where the strategy stores its tokens (a JWT
+    needs nothing: it is refused with its session)."""
+    destroy = getattr(strategy, "destroy_token_id", None)
+    if token_id is not None and callable(destroy):
+        await destroy(token_id)

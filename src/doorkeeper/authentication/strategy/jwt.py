@@ -5,7 +5,7 @@ import secrets
 import time
 import warnings
 from datetime import datetime, timezone
-from typing import Any, Generic
+from typing import TYPE_CHECKING, Any, Generic
 
 import jwt
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -25,6 +25,9 @@ from doorkeeper.manager import BaseUserManager
 from doorkeeper.models import ID, UP
 from doorkeeper.revocation import is_token_revoked
 
+if TYPE_CHECKING:
+    from doorkeeper.authentication.sessions import SessionService
+
 MIN_HMAC_SECRET_BYTES = 32
 REQUIRED_CLAIMS = ("exp", "sub", "iat", "jti")
 FORBIDDEN_HEADERS = frozenset({"crit", "jwk", "jku", "x5u", "x5c"})
@@ -43,6 +46,8 @@ def _well_typed(claims: dict[str, Any]) -> bool:
     """String `sub` and `jti` (older PyJWT releases do not check them), finite `iat` and
     `exp`, and an `iat` that is a representable instant."""
     if not all(isinstance(claims[name], str) for name in ("sub", "jti")):
+        return False
+    if "sid" in claims and not isinstance(claims["sid"], str):
         return False
     if not all(_finite_number(claims[name]) for name in ("iat", "exp")):
         return False
@@ -81,6 +86,9 @@ class JWTStrategy(Strategy[UP, ID], Generic[UP, ID]):
     :param token_audience: The `aud` claim written and required.
     :param algorithm: The one algorithm written and accepted.
     :param public_key: The verification key for asymmetric algorithms.
+    :param sessions: The login sessions of the backend (keyword only): a token issued
+        for a session carries its id (`sid`) and is refused once that session is over
+        or has moved on to a newer token.
     """
 
     def __init__(
@@ -90,6 +98,8 @@ class JWTStrategy(Strategy[UP, ID], Generic[UP, ID]):
         token_audience: list[str] = ["fastapi-users:auth"],  # noqa: B006 (FastAPI Users' default)
         algorithm: str = "HS256",
         public_key: SecretType | None = None,
+        *,
+        sessions: "SessionService | None" = None,
     ) -> None:
         if lifetime_seconds is None or lifetime_seconds <= 0:
             raise ValueError("JWTStrategy needs a positive lifetime_seconds: tokens must expire")
@@ -109,6 +119,7 @@ class JWTStrategy(Strategy[UP, ID], Generic[UP, ID]):
         self.token_audience = list(token_audience)
         self.algorithm = algorithm
         self.public_key = public_key
+        self.sessions = sessions
         if public_key is None and not algorithm.startswith("HS"):
             self.public_key = _public_key_of(secret)
 
@@ -126,10 +137,17 @@ class JWTStrategy(Strategy[UP, ID], Generic[UP, ID]):
         claims = self._verified_claims(token)
         if claims is None:
             return None
-        try:
-            user = await user_manager.get(user_manager.parse_id(claims["sub"]))
-        except (exceptions.InvalidID, exceptions.UserNotExists):
-            return None
+        session_id = claims.get("sid")
+        if session_id is not None and self.sessions is not None:
+            # The session and its user in one read; `None` once the session is over.
+            user = await self.sessions.check(session_id, claims["sub"], claims["jti"], user_manager)
+            if user is None:
+                return None
+        else:
+            try:
+                user = await user_manager.get(user_manager.parse_id(claims["sub"]))
+            except (exceptions.InvalidID, exceptions.UserNotExists):
+                return None
         issued_at = datetime.fromtimestamp(claims["iat"], timezone.utc)
         if is_token_revoked(user, issued_at, claims["jti"]):
             return None
@@ -157,6 +175,13 @@ class JWTStrategy(Strategy[UP, ID], Generic[UP, ID]):
         return claims
 
     async def write_token(self, user: UP) -> str:
+        return self._write(user, {})
+
+    async def write_session_token(self, user: UP, session_id: str) -> str:
+        """A token of one login session: it carries the session's id (`sid`)."""
+        return self._write(user, {"sid": session_id})
+
+    def _write(self, user: UP, extra_claims: dict[str, Any]) -> str:
         issued_at = time.time()
         claims: dict[str, Any] = {
             "sub": str(user.id),
@@ -164,6 +189,7 @@ class JWTStrategy(Strategy[UP, ID], Generic[UP, ID]):
             "iat": issued_at,
             "exp": issued_at + self.lifetime_seconds,
             "jti": secrets.token_urlsafe(16),
+            **extra_claims,
         }
         return generate_jwt(claims, self.encode_key, None, algorithm=self.algorithm)
 

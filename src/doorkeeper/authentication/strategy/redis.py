@@ -88,6 +88,10 @@ class RedisStrategy(Strategy[UP, ID], Generic[UP, ID]):
         if len(token) <= MAX_TOKEN_LENGTH:
             await self.redis.delete(self._key(token))
 
+    async def destroy_token_id(self, token_id: str) -> None:
+        """End the token whose digest is `token_id` (a session ended from elsewhere)."""
+        await self.redis.delete(f"{self.key_prefix}{token_id}")
+
     def token_id(self, token: str) -> str:
         """The digest: what the key holds for this token."""
         return hash_token(token)

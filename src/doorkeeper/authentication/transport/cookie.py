@@ -2,19 +2,22 @@
 sends back; logout expires it."""
 
 from datetime import datetime, timezone
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from fastapi import Response, status
 from fastapi.security import APIKeyCookie
 
 from doorkeeper.authentication.transport.base import OpenAPIResponseType, Transport
 
+if TYPE_CHECKING:  # the CSRF module builds on this one
+    from doorkeeper.authentication.csrf import CSRFProtection
+
 HOST_PREFIX = "__Host-"
 SECURE_PREFIX = "__Secure-"
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
-def _check_prefix(name: str, secure: bool, path: str, domain: str | None) -> None:
+def check_cookie_prefix(name: str, secure: bool, path: str, domain: str | None) -> None:
     """Browsers drop prefixed cookies that break their rules: refuse such a setup early."""
     if name.startswith(HOST_PREFIX) and (not secure or path != "/" or domain is not None):
         raise ValueError(
@@ -32,6 +35,10 @@ class CookieTransport(Transport):
     :param cookie_secure: Send it over HTTPS only.
     :param cookie_httponly: Hide it from JavaScript.
     :param cookie_samesite: Its SameSite policy.
+    :param csrf: Check every state-changing request this cookie authenticates, login
+        and logout included (SECURITY 30; see docs/csrf.md). `None` (the default) checks
+        nothing, as FastAPI Users did. Login and logout responses then also set a fresh
+        CSRF token cookie.
     """
 
     scheme: APIKeyCookie
@@ -45,8 +52,10 @@ class CookieTransport(Transport):
         cookie_secure: bool = True,
         cookie_httponly: bool = True,
         cookie_samesite: Literal["lax", "strict", "none"] = "lax",
+        *,
+        csrf: "CSRFProtection | None" = None,
     ) -> None:
-        _check_prefix(cookie_name, cookie_secure, cookie_path, cookie_domain)
+        check_cookie_prefix(cookie_name, cookie_secure, cookie_path, cookie_domain)
         self.cookie_name = cookie_name
         self.cookie_max_age = cookie_max_age
         self.cookie_path = cookie_path
@@ -54,15 +63,23 @@ class CookieTransport(Transport):
         self.cookie_secure = cookie_secure
         self.cookie_httponly = cookie_httponly
         self.cookie_samesite = cookie_samesite
+        self.csrf = csrf
         self.scheme = APIKeyCookie(name=cookie_name, auto_error=False)
 
     async def get_login_response(self, token: str) -> Response:
         response = Response(status_code=status.HTTP_204_NO_CONTENT)
+        self._rotate_csrf_token(response)
         return self._set_login_cookie(response, token)
 
     async def get_logout_response(self) -> Response:
         response = Response(status_code=status.HTTP_204_NO_CONTENT)
+        self._rotate_csrf_token(response)
         return self._set_logout_cookie(response)
+
+    def _rotate_csrf_token(self, response: Response) -> None:
+        """A new CSRF token whenever the session changes (login, logout)."""
+        if self.csrf is not None:
+            self.csrf.set_cookie(response)
 
     def _set_login_cookie(self, response: Response, token: str) -> Response:
         response.set_cookie(

@@ -122,6 +122,12 @@ class SQLAlchemyAccessTokenDatabase(Generic[UP]):
         await self.session.delete(access_token)
         await self.session.commit()
 
+    async def delete_by_token(self, token: str) -> None:
+        """End one token by its stored value, whether or not it still exists."""
+        table = self.access_token_table
+        await self.session.execute(delete(table).where(table.token == token))
+        await self.session.commit()
+
     async def delete_by_user(self, user_id: Any) -> None:
         """End every token of one user."""
         table = self.access_token_table

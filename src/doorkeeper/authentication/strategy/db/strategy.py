@@ -89,6 +89,16 @@ class DatabaseStrategy(Strategy[UP, ID], Generic[UP, ID, AP]):
         if access_token is not None:
             await self.database.delete(access_token)
 
+    async def destroy_token_id(self, token_id: str) -> None:
+        """End the token whose digest is `token_id` (a session ended from elsewhere)."""
+        delete_by_token = getattr(self.database, "delete_by_token", None)
+        if delete_by_token is not None:
+            await delete_by_token(token_id)
+            return
+        access_token = await self.database.get_by_token(token_id)
+        if access_token is not None:
+            await self.database.delete(access_token)
+
     def token_id(self, token: str) -> str:
         """The digest: what the table stores for this token."""
         return hash_token(token)
