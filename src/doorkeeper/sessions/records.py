@@ -10,7 +10,7 @@ A refresh token is stored as its SHA-256 digest only. Using one marks it used; u
 used one again is a replay, which ends the session (SECURITY 21).
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any, Protocol
@@ -41,9 +41,6 @@ class SessionRecord:
     user_agent: str | None = None
     access_token_id: str | None = None
     revoked_at: datetime | None = None
-
-    def touched(self, now: datetime, access_token_id: str | None) -> "SessionRecord":
-        return replace(self, last_seen_at=now, access_token_id=access_token_id)
 
 
 @dataclass(frozen=True)
