@@ -469,3 +469,49 @@ async def test_security_17_tokens_never_issued_are_refused_and_opaque_ones_carry
     if strategy != "jwt":
         assert len(base64.urlsafe_b64decode(tokens["access"] + "=")) >= 32
     assert len(base64.urlsafe_b64decode(tokens["refresh"] + "=")) >= 32
+
+
+async def test_refresh_of_an_unverified_user_is_refused_when_verification_is_required(
+    session_maker: async_sessionmaker[AsyncSession],
+) -> None:
+    app = build_app(session_maker, strategy="jwt", sessions=True, refresh=True)
+    strict = build_app(
+        session_maker, strategy="jwt", sessions=True, refresh=True, requires_verification=True
+    )
+    await app.create_user("hugo@example.com")
+    async with app.client() as client, strict.client() as other:
+        tokens = await login(app, client, "hugo@example.com")
+        response = await refresh(strict, other, tokens["refresh"])
+    assert response.status_code == 401 and response.json()["detail"] == "REFRESH_TOKEN_REVOKED"
+
+
+def test_the_refresh_route_needs_a_backend_with_sessions(
+    session_maker: async_sessionmaker[AsyncSession],
+) -> None:
+    from fastapi import APIRouter
+
+    from doorkeeper.router.refresh import add_refresh_route
+
+    app = build_app(session_maker, strategy="jwt")
+    with pytest.raises(ValueError, match="sessions"):
+        add_refresh_route(APIRouter(), app.backend, app.fastapi_users.get_user_manager)
+
+
+async def test_database_tokens_end_by_id_without_a_bulk_delete(user: Any) -> None:
+    from doorkeeper.authentication.strategy.db import DatabaseStrategy
+
+    class Tokens:
+        def __init__(self) -> None:
+            self.rows = {"digest": object()}
+
+        async def get_by_token(self, token: str, max_age: Any = None) -> Any:
+            return self.rows.get(token)
+
+        async def delete(self, access_token: Any) -> None:
+            self.rows = {k: v for k, v in self.rows.items() if v is not access_token}
+
+    tokens = Tokens()
+    strategy: Any = DatabaseStrategy(tokens)  # type: ignore[arg-type]
+    await strategy.destroy_token_id("missing")
+    await strategy.destroy_token_id("digest")
+    assert tokens.rows == {}
