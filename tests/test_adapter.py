@@ -35,6 +35,10 @@ TABLES = {
     "doorkeeper_one_time_token",
     "doorkeeper_session",
     "doorkeeper_refresh_token",
+    "doorkeeper_role",
+    "doorkeeper_role_permission",
+    "doorkeeper_user_role",
+    "doorkeeper_single_use",
 }
 
 

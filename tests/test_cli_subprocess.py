@@ -47,7 +47,7 @@ def test_the_installed_script(tmp_path: Path) -> None:
     assert result.returncode == 0 and "serve" in result.stdout
     result = run(tmp_path, "db", "upgrade", script=True)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().endswith("is at revision dk0002.")
+    assert result.stdout.strip().endswith("is at revision dk0004.")
     result = run(tmp_path, "users", "list", script=True)
     assert (result.returncode, result.stdout) == (0, "No users.\n")
 

@@ -166,6 +166,15 @@ async def test_the_router_has_every_route() -> None:
         "/auth/cookie/refresh",
         "/auth/cookie/csrf",
         "/users/{id}",
+        "/admin/users",
+        "/admin/users/{id}",
+        "/admin/users/{id}/password",
+        "/admin/users/{id}/activate",
+        "/admin/users/{id}/deactivate",
+        "/admin/users/{id}/sessions",
+        "/admin/users/{id}/roles/{role}",
+        "/admin/roles",
+        "/admin/roles/{name}",
         "/hello",
     }
     assert set(paths["/users/{id}"]) == {"get", "patch", "delete"}

@@ -384,7 +384,12 @@ async def test_oauth_callbacks(manager: UserManager) -> None:
     with pytest.raises(exceptions.UserAlreadyExists):
         await manager.oauth_callback("service1", "T", "account2", existing.email)
     linked = await manager.oauth_callback(
-        "service1", "T", "account2", existing.email.upper(), associate_by_email=True
+        "service1",
+        "T",
+        "account2",
+        existing.email.upper(),
+        associate_by_email=True,
+        email_verified=True,
     )
     assert linked.id == existing.id and len(linked.oauth_accounts) == 1
 

@@ -38,11 +38,11 @@ def test_upgrade_current_history_downgrade(database_url: str, db_kind: str) -> N
 
     result = runner.invoke(db_app, ["upgrade", *options])
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip().endswith("is at revision dk0002.")
+    assert result.stdout.strip().endswith("is at revision dk0004.")
     assert "hunter2" not in result.stdout
 
     result = runner.invoke(db_app, ["current", *options])
-    assert result.exit_code == 0 and result.stdout.strip() == "dk0002"
+    assert result.exit_code == 0 and result.stdout.strip() == "dk0004"
 
     result = runner.invoke(db_app, ["history"])
     assert result.exit_code == 0
@@ -74,7 +74,7 @@ def test_the_default_is_a_sqlite_file_in_the_working_directory(
     result = runner.invoke(db_app, ["upgrade"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "doorkeeper.db").exists()
-    assert runner.invoke(db_app, ["current"]).stdout.strip() == "dk0002"
+    assert runner.invoke(db_app, ["current"]).stdout.strip() == "dk0004"
 
 
 BAD_URLS = [

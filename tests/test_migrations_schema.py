@@ -47,6 +47,8 @@ with _alembic_environment(), contextlib.suppress(MigrationError):
     importlib.import_module("doorkeeper.migrations.env")
 
 SESSION_TABLES = {"doorkeeper_session", "doorkeeper_refresh_token"}
+ROLE_TABLES = {"doorkeeper_role", "doorkeeper_role_permission", "doorkeeper_user_role"}
+OAUTH_TABLES = {"doorkeeper_single_use"}
 DOORKEEPER_TABLES = {
     "user",
     "oauth_account",
@@ -54,6 +56,8 @@ DOORKEEPER_TABLES = {
     "doorkeeper_one_time_token",
     "doorkeeper_session",
     "doorkeeper_refresh_token",
+    *ROLE_TABLES,
+    *OAUTH_TABLES,
 }
 
 
@@ -147,7 +151,7 @@ async def test_upgrade_head_makes_what_create_tables_makes(
 async def test_upgrade_downgrade_round_trip(database_url: str) -> None:
     assert await current_async(database_url) is None
     await upgrade_async(database_url)
-    assert await current_async(database_url) == "dk0002"
+    assert await current_async(database_url) == "dk0004"
     first = await snapshot(database_url)
     assert set(first) == DOORKEEPER_TABLES | {VERSION_TABLE}
 
@@ -159,8 +163,13 @@ async def test_upgrade_downgrade_round_trip(database_url: str) -> None:
     assert set(await snapshot(database_url)) == {VERSION_TABLE}
 
     await upgrade_async(database_url, "dk0001")
-    assert set(await snapshot(database_url)) == first.keys() - SESSION_TABLES
+    later = SESSION_TABLES | ROLE_TABLES | OAUTH_TABLES
+    assert set(await snapshot(database_url)) == first.keys() - later
     await upgrade_async(database_url, "dk0002")
+    assert set(await snapshot(database_url)) == first.keys() - ROLE_TABLES - OAUTH_TABLES
+    await upgrade_async(database_url, "dk0003")
+    assert set(await snapshot(database_url)) == first.keys() - OAUTH_TABLES
+    await upgrade_async(database_url, "dk0004")
     assert await snapshot(database_url) == first
 
 
@@ -182,6 +191,10 @@ async def test_migrations_on_an_engine_of_yours(database_url: str) -> None:
     engine = create_async_engine(database_url)
     try:
         await upgrade_async(engine)
+        assert await current_async(engine) == "dk0004"
+        await downgrade_async(engine, "-1")
+        assert await current_async(engine) == "dk0003"
+        await downgrade_async(engine, "-1")
         assert await current_async(engine) == "dk0002"
         await downgrade_async(engine, "-1")
         assert await current_async(engine) == "dk0001"
@@ -226,4 +239,8 @@ def test_the_revision_file_runs_the_first_revision() -> None:
 def test_the_models_and_the_first_revision_name_the_same_tables() -> None:
     from doorkeeper.migrations.initial_schema import TABLES
 
-    assert set(TABLES) | SESSION_TABLES == set(Base.metadata.tables) == DOORKEEPER_TABLES
+    assert (
+        set(TABLES) | SESSION_TABLES | ROLE_TABLES | OAUTH_TABLES
+        == set(Base.metadata.tables)
+        == DOORKEEPER_TABLES
+    )

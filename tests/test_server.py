@@ -81,6 +81,15 @@ async def test_the_app_documents_every_route_and_serves_the_pages(database_url: 
             "/auth/cookie/refresh",
             "/auth/cookie/csrf",
             "/users/{id}",
+            "/admin/users",
+            "/admin/users/{id}",
+            "/admin/users/{id}/password",
+            "/admin/users/{id}/activate",
+            "/admin/users/{id}/deactivate",
+            "/admin/users/{id}/sessions",
+            "/admin/users/{id}/roles/{role}",
+            "/admin/roles",
+            "/admin/roles/{name}",
             "/health",
         }
         assert (await client.get("/health")).json() == {"status": "ok"}

@@ -10,7 +10,7 @@ and mail with safe defaults, built only from the compatible building blocks::
 """
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -47,6 +47,7 @@ from doorkeeper.fastapi_users import FastAPIUsers
 from doorkeeper.manager import BaseUserManager
 from doorkeeper.password import PasswordHelperProtocol
 from doorkeeper.password_policy import PasswordPolicy
+from doorkeeper.rbac.errors import RoleNotFound
 from doorkeeper.settings import (
     DoorkeeperSettings,
     load_settings,
@@ -96,6 +97,12 @@ class Doorkeeper(HookMethods):
     :param email_paths: where the links in mails point, relative to `public_url`
         (see `doorkeeper.email.DEFAULT_PATHS`).
     :param password_helper: hashes passwords (default: Argon2id).
+    :param oauth_providers: httpx-oauth clients (e.g. `doorkeeper.oauth.google(...)`;
+        the `oauth` extra) to sign in with, each under `/auth/{client.name}` (docs/oauth.md).
+    :param oauth_frontend_url: where the browser goes after a social sign-in (default:
+        `public_url`); `next` targets may be on its origin or a `csrf_trusted_origins` one.
+    :param oauth_token_cipher: encrypts provider tokens (default: a key derived from the
+        secret; give `TokenCipher(new_secret, old_secret)` to rotate).
     :param on_after_register: and the other `on_*` arguments: callables (sync or async)
         called by the manager's hook of the same name, with its arguments. Subclasses
         may override the methods of the same name instead.
@@ -125,6 +132,9 @@ class Doorkeeper(HookMethods):
         email_templates: EmailTemplates | None = None,
         email_paths: dict[str, str] | None = None,
         password_helper: PasswordHelperProtocol | None = None,
+        oauth_providers: Sequence[Any] = (),
+        oauth_frontend_url: str | None = None,
+        oauth_token_cipher: Any = None,
         on_after_register: Hook | None = None,
         on_after_register_existing: Hook | None = None,
         on_after_login: Hook | None = None,
@@ -163,6 +173,9 @@ class Doorkeeper(HookMethods):
         }
         self.hooks: dict[str, Hook] = {name: h for name, h in hooks.items() if h is not None}
         self.password_helper = password_helper
+        self.oauth_providers = list(oauth_providers)
+        self.oauth_frontend_url = oauth_frontend_url
+        self.oauth_token_cipher = oauth_token_cipher
         self.password_policy = PasswordPolicy(min_length=self.settings.password_min_length)
         self.adapter = adapter if adapter is not None else make_adapter(self.settings)
         self.get_session = self.adapter.get_session
@@ -201,7 +214,10 @@ class Doorkeeper(HookMethods):
         self.backends = [self.bearer_backend, self.cookie_backend]
         self.rate_limiter = make_rate_limiter(self.settings)
         self.fastapi_users = FastAPIUsers[User, uuid.UUID](
-            self.get_user_manager, self.backends, rate_limiter=self.rate_limiter
+            self.get_user_manager,
+            self.backends,
+            rate_limiter=self.rate_limiter,
+            role_store=self.adapter.role,
         )
         self.router = self.build_router()
 
@@ -277,7 +293,8 @@ class Doorkeeper(HookMethods):
 
     def build_router(self) -> APIRouter:
         """Every route: /auth/{bearer,cookie}/login|logout, /auth/register, the verify
-        and reset routes under /auth, and /users/me, /users/{id}."""
+        and reset routes under /auth, /users/me, /users/{id}, and (with `admin_api`)
+        /admin/users and /admin/roles."""
         users = self.fastapi_users
         router = APIRouter()
         for backend in self.backends:
@@ -309,6 +326,20 @@ class Doorkeeper(HookMethods):
             prefix="/users",
             tags=["users"],
         )
+        if self.settings.admin_api:
+            router.include_router(
+                users.get_admin_users_router(self.user_schema, self.user_create_schema),
+                prefix="/admin/users",
+                tags=["admin"],
+            )
+            router.include_router(
+                users.get_admin_roles_router(), prefix="/admin/roles", tags=["admin"]
+            )
+        if self.oauth_providers:  # imported here: the `oauth` extra is optional
+            from doorkeeper.batteries.oauth import build_oauth_router, check_provider_names
+
+            check_provider_names(self.oauth_providers)
+            router.include_router(build_oauth_router(self))
         return router
 
     # --- use -------------------------------------------------------------------------
@@ -319,15 +350,46 @@ class Doorkeeper(HookMethods):
         active: bool = False,
         verified: bool = False,
         superuser: bool = False,
+        *,
+        roles: str | Sequence[str] | None = None,
+        permissions: str | Sequence[str] | None = None,
     ) -> Callable[..., Awaitable[User | None]]:
-        """The dependency giving the signed-in user (see `FastAPIUsers.current_user`)."""
+        """The dependency giving the signed-in user (see `FastAPIUsers.current_user`);
+        `roles` and `permissions` must all be held (a superuser passes; docs/rbac.md)."""
         return self.fastapi_users.current_user(
-            optional=optional, active=active, verified=verified, superuser=superuser
+            optional=optional,
+            active=active,
+            verified=verified,
+            superuser=superuser,
+            roles=roles,
+            permissions=permissions,
         )
+
+    def require_permission(self, *permissions: str) -> Callable[..., Awaitable[User | None]]:
+        """A dependency: the active user whose roles grant every permission."""
+        return self.fastapi_users.require_permission(*permissions)
+
+    def require_role(self, *roles: str) -> Callable[..., Awaitable[User | None]]:
+        """A dependency: the active user holding every role."""
+        return self.fastapi_users.require_role(*roles)
+
+    async def grant_default_role(self, user: User) -> None:
+        """Give a new user the `default_role` setting's role, if set (the user manager
+        calls it on registration); a role deleted meanwhile is made again."""
+        role = self.settings.default_role
+        if role is None:
+            return
+        try:
+            await self.adapter.role.assign_role(user.id, role)
+        except RoleNotFound:
+            await self.adapter.role.ensure_role(role)
+            await self.adapter.role.assign_role(user.id, role)
 
     async def startup(self) -> None:
         """Get the database ready (see `prepare_storage`) and check Redis answers."""
         await prepare_storage(self.adapter)
+        if self.settings.default_role is not None:
+            await self.adapter.role.ensure_role(self.settings.default_role)
         if self.redis is not None:
             await ping_redis(self.redis, self.settings.redis_url or "")
 

@@ -13,17 +13,17 @@ from datetime import datetime, timezone
 from typing import Any, Generic
 
 import jwt
-from fastapi import Request, Response
+from fastapi import Request
 from fastapi.security import OAuth2PasswordRequestForm
 
 from doorkeeper import exceptions, models, schemas
-from doorkeeper.audit import AuditEvent
 from doorkeeper.audit_flows import audited, audited_update
 from doorkeeper.concurrency import run_cpu_bound
 from doorkeeper.db import BaseUserDatabase
 from doorkeeper.email_change import EmailChangeMixin
 from doorkeeper.ids import IntegerIDMixin, UUIDIDMixin
 from doorkeeper.jwt import SecretType, _get_secret_value, decode_jwt, generate_jwt
+from doorkeeper.manager_hooks import UserManagerHooks
 from doorkeeper.normalization import normalize_email
 from doorkeeper.oauth_flows import OAuthCallbacksMixin
 from doorkeeper.password import PasswordHelper, PasswordHelperProtocol
@@ -51,7 +51,12 @@ def _request_token_id(request: Request | None) -> str | None:
     return token_id if isinstance(token_id, str) else None
 
 
-class BaseUserManager(OAuthCallbacksMixin, EmailChangeMixin, Generic[models.UP, models.ID]):
+class BaseUserManager(
+    UserManagerHooks[models.UP],
+    OAuthCallbacksMixin,
+    EmailChangeMixin,
+    Generic[models.UP, models.ID],
+):
     """User management logic; subclass it to set the secrets and override the hooks.
 
     :attribute reset_password_token_secret: Secret to sign reset password tokens.
@@ -420,60 +425,6 @@ class BaseUserManager(OAuthCallbacksMixin, EmailChangeMixin, Generic[models.UP, 
             verify_dummy(password)
         else:
             self.password_helper.hash(password)
-
-    # --- hooks -----------------------------------------------------------------------
-
-    async def on_after_register(self, user: models.UP, request: Request | None = None) -> None:
-        """Called after a user registered."""
-
-    async def on_after_register_existing(
-        self, user: models.UP, request: Request | None = None
-    ) -> None:
-        """Called, in enumeration-safe registration, when someone tried to register with
-        the address of `user`: tell the owner (the batteries send a notice mail)."""
-
-    async def on_after_update(
-        self,
-        user: models.UP,
-        update_dict: dict[str, Any],
-        request: Request | None = None,
-    ) -> None:
-        """Called after a user was updated, with the fields that changed."""
-
-    async def on_after_request_verify(
-        self, user: models.UP, token: str, request: Request | None = None
-    ) -> None:
-        """Called with a verification token: send it to the user."""
-
-    async def on_after_verify(self, user: models.UP, request: Request | None = None) -> None:
-        """Called after a user verified their e-mail."""
-
-    async def on_after_forgot_password(
-        self, user: models.UP, token: str, request: Request | None = None
-    ) -> None:
-        """Called with a reset-password token: send it to the user."""
-
-    async def on_after_reset_password(
-        self, user: models.UP, request: Request | None = None
-    ) -> None:
-        """Called after a user reset their password."""
-
-    async def on_after_login(
-        self,
-        user: models.UP,
-        request: Request | None = None,
-        response: Response | None = None,
-    ) -> None:
-        """Called after a successful login."""
-
-    async def on_before_delete(self, user: models.UP, request: Request | None = None) -> None:
-        """Called before a user is deleted."""
-
-    async def on_after_delete(self, user: models.UP, request: Request | None = None) -> None:
-        """Called after a user was deleted."""
-
-    async def on_event(self, event: AuditEvent, request: Request | None = None) -> None:
-        """Called with every audit event (SECURITY 45); also logged to `doorkeeper.audit`."""
 
 
 UserManagerDependency = DependencyCallable[BaseUserManager[models.UP, models.ID]]

@@ -24,6 +24,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from doorkeeper.adapter.engine import parse_database_url
 from doorkeeper.email.links import normalize_public_url
+from doorkeeper.rbac.permissions import validate_role_name
 
 __all__ = [
     "ENV_PREFIX",
@@ -128,6 +129,10 @@ class DoorkeeperSettings(BaseSettings):
     """A directory of mail templates overriding the shipped ones, file by file."""
     app_name: str = "Doorkeeper"
     """The name mails and the OpenAPI page use."""
+    default_role: str | None = None
+    """A role every new user gets (made at start-up if missing); `None`: no role."""
+    admin_api: bool = True
+    """Mount the admin routes (`/admin/users`, `/admin/roles`; docs/rbac.md)."""
 
     _derived: frozenset[str] = PrivateAttr(default=frozenset())
     """The fields given as `None` and derived from the others."""
@@ -159,10 +164,15 @@ class DoorkeeperSettings(BaseSettings):
     def _check_public_url(cls, value: str) -> str:
         return normalize_public_url(value.strip())
 
-    @field_validator("redis_url", "smtp_host", "smtp_username")
+    @field_validator("redis_url", "smtp_host", "smtp_username", "default_role")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value if value is None or value.strip() else None
+
+    @field_validator("default_role")
+    @classmethod
+    def _check_default_role(cls, value: str | None) -> str | None:
+        return None if value is None else validate_role_name(value.strip())
 
     @model_validator(mode="after")
     def _check_together(self) -> "DoorkeeperSettings":

@@ -1,5 +1,5 @@
 """`SQLAlchemyAdapter`: Doorkeeper's tables on one async engine, with FastAPI dependencies
-and sub-adapters (`.user`, `.token`, `.session`, `.oauth`).
+and sub-adapters (`.user`, `.token`, `.session`, `.role`, `.oauth`).
 
     adapter = SQLAlchemyAdapter("sqlite+aiosqlite:///./auth.db")
     adapter = SQLAlchemyAdapter(engine=existing_async_engine)
@@ -28,20 +28,27 @@ from doorkeeper.adapter.models import (
     OAuthAccount,
     OneTimeToken,
     RefreshToken,
+    Role,
+    RolePermission,
     Session,
+    SingleUse,
     User,
+    UserRole,
 )
 from doorkeeper.adapter.oauth import OAuthAccountStore
+from doorkeeper.adapter.roles import AdapterRoleStore
 from doorkeeper.adapter.sessions import LoginSessionStore
 from doorkeeper.adapter.tokens import OneTimeTokenStore
 from doorkeeper.adapter.users import UserStore
 from doorkeeper.db.sqlalchemy import SQLAlchemyUserDatabase
 from doorkeeper.db.sqlalchemy.access_token import SQLAlchemyAccessTokenDatabase
 from doorkeeper.sessions.sqlalchemy import SQLAlchemySessionStore
+from doorkeeper.singleuse.sqlalchemy import SQLAlchemySingleUseStore
 
 __all__ = [
     "CREATE_TABLES_ATTEMPTS",
     "AccessToken",
+    "AdapterRoleStore",
     "Base",
     "DatabaseUnavailableError",
     "LoginSessionStore",
@@ -50,9 +57,13 @@ __all__ = [
     "OneTimeToken",
     "OneTimeTokenStore",
     "RefreshToken",
+    "Role",
+    "RolePermission",
     "SQLAlchemyAdapter",
     "Session",
+    "SingleUse",
     "User",
+    "UserRole",
     "UserStore",
 ]
 
@@ -101,6 +112,8 @@ class SQLAlchemyAdapter:
         self._token = OneTimeTokenStore(self.session_maker)
         self._session = LoginSessionStore(self.session_maker)
         self._oauth = OAuthAccountStore(self.session_maker)
+        self._single_use = SQLAlchemySingleUseStore(self.session_maker, SingleUse)
+        self._role = AdapterRoleStore(self.session_maker)
         self._login_sessions = SQLAlchemySessionStore(
             self.session_maker, Session, RefreshToken, User
         )
@@ -169,9 +182,20 @@ class SQLAlchemyAdapter:
         return self._login_sessions
 
     @property
+    def role(self) -> AdapterRoleStore:
+        """Roles, their permissions and the users holding them (docs/rbac.md)."""
+        return self._role
+
+    @property
     def oauth(self) -> OAuthAccountStore:
         """Accounts at OAuth providers linked to users."""
         return self._oauth
+
+    @property
+    def single_use(self) -> SQLAlchemySingleUseStore:
+        """Spent OAuth states and one-time codes, shared by every instance of the app
+        (the `state_store` of the OAuth routers)."""
+        return self._single_use
 
     async def create_tables(self) -> None:
         """Create the tables that do not exist yet; safe to call on every start-up.

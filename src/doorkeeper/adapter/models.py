@@ -1,5 +1,5 @@
 """The tables of `SQLAlchemyAdapter`: users, OAuth accounts, access tokens, login
-sessions and their refresh tokens, one-time tokens.
+sessions and their refresh tokens, one-time tokens, roles and their grants.
 
 `user`, `oauth_account` and `accesstoken` keep FastAPI Users' table and column names;
 `doorkeeper_one_time_token` holds the digests of verification, reset and e-mail change
@@ -15,9 +15,9 @@ can name what it changes. Primary and foreign keys follow PostgreSQL's own defau
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, ForeignKey, Index, MetaData, String
+from sqlalchemy import JSON, ForeignKey, Index, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from doorkeeper.db.sqlalchemy import (
@@ -28,10 +28,16 @@ from doorkeeper.db.sqlalchemy import (
     now_utc,
 )
 from doorkeeper.db.sqlalchemy.access_token import SQLAlchemyBaseAccessTokenTableUUID
+from doorkeeper.rbac.tables import (
+    SQLAlchemyBaseRolePermissionTable,
+    SQLAlchemyBaseRoleTable,
+    SQLAlchemyBaseUserRoleTableUUID,
+)
 from doorkeeper.sessions.sqlalchemy import (
     SQLAlchemyBaseRefreshTokenTable,
     SQLAlchemyBaseSessionTableUUID,
 )
+from doorkeeper.singleuse.sqlalchemy import SQLAlchemyBaseSingleUseTable
 
 __all__ = [
     "NAMING_CONVENTION",
@@ -40,8 +46,12 @@ __all__ = [
     "OAuthAccount",
     "OneTimeToken",
     "RefreshToken",
+    "Role",
+    "RolePermission",
     "Session",
+    "SingleUse",
     "User",
+    "UserRole",
 ]
 
 NAMING_CONVENTION: dict[str, str] = {
@@ -60,7 +70,15 @@ class Base(DeclarativeBase):
 
 
 class OAuthAccount(SQLAlchemyBaseOAuthAccountTableUUID, Base):
-    """An account at an OAuth provider, linked to one user."""
+    """An account at an OAuth provider, linked to one user.
+
+    The provider's tokens are stored encrypted (`doorkeeper.oauth.crypto`), and some
+    providers' are long (Microsoft's are JWTs): `TEXT` rather than FastAPI Users' 1,024
+    characters (migration `dk0004`)."""
+
+    if not TYPE_CHECKING:
+        access_token: Mapped[str] = mapped_column(Text, nullable=False)
+        refresh_token: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 # The user's accounts are loaded with the user: index the join column.
@@ -106,3 +124,19 @@ class OneTimeToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now_utc)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, default=None)
+
+
+class Role(SQLAlchemyBaseRoleTable, Base):
+    """A role: a unique name (see docs/rbac.md)."""
+
+
+class RolePermission(SQLAlchemyBaseRolePermissionTable, Base):
+    """A permission a role grants."""
+
+
+class UserRole(SQLAlchemyBaseUserRoleTableUUID, Base):
+    """A role a user holds."""
+
+
+class SingleUse(SQLAlchemyBaseSingleUseTable, Base):
+    """Spent OAuth states and one-time codes (digests only): see `doorkeeper.singleuse`."""

@@ -10,10 +10,12 @@ from fastapi import Depends, HTTPException, Request, status
 
 from doorkeeper.authentication.backend import AuthenticationBackend
 from doorkeeper.authentication.errors import is_unavailable_error, service_unavailable
+from doorkeeper.authentication.rbac import access_checked
 from doorkeeper.authentication.strategy import Strategy, get_token_id
 from doorkeeper.authentication.transport import CookieTransport
 from doorkeeper.manager import BaseUserManager, UserManagerDependency
 from doorkeeper.models import ID, UP
+from doorkeeper.rbac.records import RoleStore
 from doorkeeper.types import DependencyCallable
 
 logger = logging.getLogger("doorkeeper.authentication")
@@ -48,6 +50,8 @@ class Authenticator(Generic[UP, ID]):
 
     :param backends: The authentication backends, tried in this order.
     :param get_user_manager: The user manager dependency.
+    :param role_store: Where users' roles are kept, for `current_user(roles=...,
+        permissions=...)` (docs/rbac.md).
     """
 
     backends: Sequence[AuthenticationBackend[UP, ID]]
@@ -56,9 +60,12 @@ class Authenticator(Generic[UP, ID]):
         self,
         backends: Sequence[AuthenticationBackend[UP, ID]],
         get_user_manager: UserManagerDependency[UP, ID],
+        *,
+        role_store: RoleStore | None = None,
     ) -> None:
         self.backends = backends
         self.get_user_manager = get_user_manager
+        self.role_store = role_store
         self._get_dependency_signature()  # refuse clashing backend names now
 
     def current_user_token(
@@ -95,8 +102,18 @@ class Authenticator(Generic[UP, ID]):
         verified: bool = False,
         superuser: bool = False,
         get_enabled_backends: EnabledBackendsDependency[UP, ID] | None = None,
+        *,
+        roles: str | Sequence[str] | None = None,
+        permissions: str | Sequence[str] | None = None,
     ) -> Callable[..., Awaitable[UP | None]]:
-        """A dependency returning the authenticated user; see `current_user_token`."""
+        """A dependency returning the authenticated user; see `current_user_token`.
+
+        :param roles: 403 `FORBIDDEN_ROLE` unless the user holds every one of them.
+        :param permissions: 403 `INSUFFICIENT_PERMISSIONS` unless the user's roles grant
+            every one of them (wildcards allowed in granted permissions).
+
+        A superuser passes both checks; they need the `role_store` (docs/rbac.md).
+        """
         signature = self._get_dependency_signature(get_enabled_backends)
 
         async def current_user_dependency(**kwargs: Any) -> UP | None:
@@ -106,6 +123,14 @@ class Authenticator(Generic[UP, ID]):
             return user
 
         current_user_dependency.__signature__ = signature  # type: ignore[attr-defined]
+        if roles or permissions:
+            return access_checked(
+                current_user_dependency,
+                self.role_store,
+                roles=roles,
+                permissions=permissions,
+                optional=optional,
+            )
         return current_user_dependency
 
     async def _authenticate(

@@ -36,8 +36,9 @@ class DoorkeeperUserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
     doorkeeper: "Doorkeeper"
 
     async def on_after_register(self, user: User, request: Request | None = None) -> None:
-        """Send the verification mail (unless the user is verified already, e.g. made
-        by `doorkeeper users create`)."""
+        """Give the default role (setting `default_role`), then send the verification
+        mail (unless the user is verified already, e.g. made by `doorkeeper users create`)."""
+        await self.doorkeeper.grant_default_role(user)
         if user.is_active and not user.is_verified:
             # Changed by a concurrent request in between: nothing to verify then.
             with contextlib.suppress(exceptions.UserInactive, exceptions.UserAlreadyVerified):

@@ -1,4 +1,4 @@
-"""The `doorkeeper` command: `serve`, `users ...`, `db ...` and `secret generate`.
+"""The `doorkeeper` command: `serve`, `users ...`, `roles ...`, `db ...` and `secret generate`.
 
 Each command reads the `DOORKEEPER_*` settings (environment, then `.env`); a mistake
 (a wrong URL, an unreachable database, a missing secret, an unknown user) gives one line
@@ -8,6 +8,7 @@ on stderr and exit status 1, never a traceback.
 import typer
 
 from doorkeeper.cli.db import db_app
+from doorkeeper.cli.roles import roles_app
 from doorkeeper.cli.secret import secret_app
 from doorkeeper.cli.serve import serve
 from doorkeeper.cli.users import users_app
@@ -23,6 +24,7 @@ app = typer.Typer(
 )
 app.command()(serve)
 app.add_typer(users_app, name="users")
+app.add_typer(roles_app, name="roles")
 app.add_typer(db_app, name="db")
 app.add_typer(secret_app, name="secret")
 

@@ -101,10 +101,15 @@ def _field_error(error: ValidationError, field: str | None = None) -> str:
 def create(
     email: Email,
     superuser: Annotated[bool, typer.Option("--superuser", help="Make a superuser.")] = False,
+    role: Annotated[
+        list[str] | None,
+        typer.Option("--role", "-r", help="Grant this role (repeat for more).", show_default=False),
+    ] = None,
     password_stdin: PasswordStdin = False,
     database_url: DatabaseURL = None,
 ) -> None:
     """Create a verified, active user (the password is asked twice)."""
+    roles = sorted(set(role or []))
     with one_line_errors():
         try:
             EMAIL.validate_python(email)
@@ -123,16 +128,23 @@ def create(
             raise CommandError(_field_error(error)) from None
 
         async def action(auth: Doorkeeper, manager: Manager) -> User:
+            for name in roles:  # all of them known, before anything is made
+                if await auth.adapter.role.get_role(name) is None:
+                    raise CommandError(f"no role is named {name!r}")
             try:
-                return await manager.create(user_create)
+                user = await manager.create(user_create)
             except exceptions.UserAlreadyExists:
                 raise CommandError(f"a user with the e-mail address {email!r} exists") from None
             except exceptions.InvalidPasswordException as error:
                 raise CommandError(f"password refused: {error.reason}") from None
+            for name in roles:
+                await auth.adapter.role.assign_role(user.id, name)
+            return user
 
         user = with_manager(database_url, action)
     kind = "superuser" if user.is_superuser else "user"
-    typer.echo(f"Created {kind} {user.email} ({user.id}).")
+    holding = f" with the roles {', '.join(roles)}" if roles else ""
+    typer.echo(f"Created {kind} {user.email} ({user.id}){holding}.")
 
 
 @users_app.command("list")

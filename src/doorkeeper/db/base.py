@@ -65,5 +65,11 @@ class BaseUserDatabase(Generic[UP, ID]):
         """Update an OAuth account of a user."""
         raise NotImplementedError()
 
+    async def delete_oauth_account(
+        self: "BaseUserDatabase[UOAP, ID]", user: UOAP, oauth_account: OAP
+    ) -> UOAP:
+        """Unlink an OAuth account from its user (Doorkeeper's addition)."""
+        raise NotImplementedError()
+
 
 UserDatabaseDependency = DependencyCallable[BaseUserDatabase[UP, ID]]

@@ -260,6 +260,16 @@ class SQLAlchemyUserDatabase(Generic[UP, ID], BaseUserDatabase[UP, ID]):
         await self.session.commit()
         return user
 
+    async def delete_oauth_account(self, user: UP, oauth_account: OAP) -> UP:
+        if self.oauth_account_table is None:
+            raise NotImplementedError()
+        accounts = user.oauth_accounts  # type: ignore[attr-defined]
+        if oauth_account in accounts:
+            accounts.remove(oauth_account)
+        await self.session.delete(oauth_account)
+        await self.session.commit()
+        return user
+
     async def _commit_or_raise_duplicate(self, email: str | None) -> None:
         """Commit; turn a uniqueness violation into `UserAlreadyExists`.
 
