@@ -1,6 +1,6 @@
 """POST /login and POST /logout for one authentication backend."""
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from doorkeeper import models
@@ -81,31 +81,26 @@ def get_auth_router(
             # Before any hashing: past the limit even the right password gets 429.
             await rate_limiter.check_login(request, credentials.username, user_manager)
         user = await user_manager.authenticate(credentials)
+
+        async def refuse(code: ErrorCode) -> HTTPException:
+            await record_event(
+                user_manager,
+                "login",
+                outcome=FAILURE,
+                user=user,
+                request=request,
+                backend=backend.name,
+                reason=code.value,
+            )
+            return error(code)
+
         # Unknown user, wrong password and inactive user: one and the same answer.
         if user is None or not user.is_active:
             if rate_limiter is not None:
                 await rate_limiter.login_failed(request)
-            await record_event(
-                user_manager,
-                "login",
-                outcome=FAILURE,
-                user=user,
-                request=request,
-                backend=backend.name,
-                reason=ErrorCode.LOGIN_BAD_CREDENTIALS.value,
-            )
-            raise error(ErrorCode.LOGIN_BAD_CREDENTIALS)
+            raise await refuse(ErrorCode.LOGIN_BAD_CREDENTIALS)
         if requires_verification and not user.is_verified:
-            await record_event(
-                user_manager,
-                "login",
-                outcome=FAILURE,
-                user=user,
-                request=request,
-                backend=backend.name,
-                reason=ErrorCode.LOGIN_USER_NOT_VERIFIED.value,
-            )
-            raise error(ErrorCode.LOGIN_USER_NOT_VERIFIED)
+            raise await refuse(ErrorCode.LOGIN_USER_NOT_VERIFIED)
         if rate_limiter is not None:
             await rate_limiter.login_succeeded(credentials.username)
         response = await backend.login(strategy, user, request, issue_refresh_token=refresh)
