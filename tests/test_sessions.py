@@ -201,6 +201,7 @@ async def test_security_21_concurrent_uses_of_one_refresh_token_succeed_at_most_
     assert set(codes) <= {200, 401}
 
 
+@pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)  # input checks: no storage
 @pytest.mark.parametrize("token", ["", "x", "not-a-token" * 3, "A" * 9000, "..", "\u00e9" * 43])
 async def test_bad_refresh_tokens_get_401_with_a_stable_code(app: App, token: str) -> None:
     async with app.client() as client:
@@ -209,6 +210,7 @@ async def test_bad_refresh_tokens_get_401_with_a_stable_code(app: App, token: st
     assert response.json() == {"detail": "REFRESH_TOKEN_INVALID"}
 
 
+@pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)  # input checks: no storage
 async def test_refresh_without_a_token_or_with_a_bad_body(app: App) -> None:
     async with app.client() as client:
         missing = await client.post(f"{app.prefix}/refresh")
@@ -223,6 +225,7 @@ async def test_refresh_without_a_token_or_with_a_bad_body(app: App) -> None:
     assert 400 <= not_json.status_code < 500
 
 
+@pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)  # input checks: no storage
 async def test_security_22_tokens_are_not_accepted_as_one_another(app: App) -> None:
     await app.create_user("uma@example.com")
     async with app.client() as client:
@@ -455,6 +458,7 @@ async def test_security_24_session_storage_down_fails_closed(
         assert "redis" not in response.text.lower() and "127.0.0.1" not in response.text
 
 
+@pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)  # input checks: no storage
 async def test_security_17_tokens_never_issued_are_refused_and_opaque_ones_carry_256_bits(
     app: App, strategy: str
 ) -> None:
