@@ -64,6 +64,7 @@ def policy() -> RedirectPolicy:
     return RedirectPolicy(f"{FRONTEND}/home", [ADMIN])
 
 
+@pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)  # refused before any storage
 @pytest.mark.parametrize("target", OPEN_REDIRECTS)
 async def test_security_33_open_redirects_are_refused(
     session_maker: async_sessionmaker[AsyncSession], oidc_provider: OIDCProvider, target: str
