@@ -41,7 +41,7 @@ from doorkeeper.router.admin_common import (
     require_role_store,
 )
 from doorkeeper.router.common import DoorkeeperRoute, ErrorCode, error, error_with_reason
-from doorkeeper.router.sessions import _Sessions
+from doorkeeper.router.sessions import BackendSessions
 from doorkeeper.router.users import update_or_400
 
 __all__ = ["MAX_PAGE_SIZE", "get_admin_users_router"]
@@ -88,7 +88,7 @@ def get_admin_users_router(
 ) -> APIRouter:
     """The user administration routes; `backends` with `sessions` have theirs ended too."""
     store: Any = require_role_store(role_store)
-    sessions = _Sessions(backends) if any(b.sessions is not None for b in backends) else None
+    sessions = BackendSessions(backends) if any(b.sessions is not None for b in backends) else None
     get_users_admin = admin_dependency(authenticator, USERS_ADMIN, requires_verification)
     get_roles_admin = admin_dependency(authenticator, ROLES_ADMIN, requires_verification)
     admin_user_schema: Any = create_model(

@@ -29,7 +29,7 @@ from doorkeeper.manager import BaseUserManager, UserManagerDependency
 from doorkeeper.router.common import DoorkeeperRoute, ErrorCode, ErrorModel, OpenAPIResponseType
 from doorkeeper.sessions.records import SessionRecord
 
-__all__ = ["SessionRead", "get_sessions_router"]
+__all__ = ["BackendSessions", "SessionRead", "get_sessions_router"]
 
 
 class SessionRead(BaseModel):
@@ -67,8 +67,10 @@ NOT_FOUND: OpenAPIResponseType = {
 }
 
 
-class _Sessions:
-    """The session services of an app's backends, and their strategies per request."""
+class BackendSessions:
+    """The session services of an app's backends, and their strategies per request:
+    listing and ending a user's sessions whichever backend started them (the sessions
+    routes and the admin API share it)."""
 
     def __init__(self, backends: Sequence[AuthenticationBackend[Any, Any]]) -> None:
         self.backends = [backend for backend in backends if backend.sessions is not None]
@@ -145,7 +147,7 @@ def get_sessions_router(
     requires_verification: bool = False,
 ) -> APIRouter:
     """The sessions routes, over every backend that has sessions."""
-    sessions = _Sessions(backends)
+    sessions = BackendSessions(backends)
     get_strategies = sessions.strategies_dependency()
     get_current_user = authenticator.current_user(active=True, verified=requires_verification)
     get_superuser = authenticator.current_user(
