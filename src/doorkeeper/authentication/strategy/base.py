@@ -1,9 +1,29 @@
 """The strategy protocol: how a token is issued, checked and ended."""
 
+from contextvars import ContextVar
 from typing import Any, Generic, Protocol
 
 from doorkeeper.manager import BaseUserManager
 from doorkeeper.models import ID, UP
+
+_accepted_token_expiry: ContextVar[float | None] = ContextVar(
+    "doorkeeper_accepted_token_expiry", default=None
+)
+
+
+def note_token_expiry(expires_at: float | None) -> None:
+    """Called by a strategy's `read_token` as it accepts a token: when (a Unix time) that
+    token expires, `None` if never. The authenticator's cache (`AuthCache`) keeps the
+    answer no longer than this. Strategies that do not call it are cached for the
+    cache's own lifetime only."""
+    _accepted_token_expiry.set(expires_at)
+
+
+def take_token_expiry() -> float | None:
+    """The expiry noted by the last `read_token` of this request, cleared."""
+    expires_at = _accepted_token_expiry.get()
+    _accepted_token_expiry.set(None)
+    return expires_at
 
 
 class StrategyDestroyNotSupportedError(Exception):

@@ -1,7 +1,9 @@
 """JWT strategy: stateless signed tokens, revocable through the user's "not before"."""
 
+import functools
 import math
 import secrets
+import threading
 import time
 import warnings
 from datetime import datetime, timezone
@@ -12,13 +14,18 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from doorkeeper import exceptions
-from doorkeeper.authentication.strategy.base import Strategy, StrategyDestroyNotSupportedError
+from doorkeeper.authentication.strategy.base import (
+    Strategy,
+    StrategyDestroyNotSupportedError,
+    note_token_expiry,
+)
 from doorkeeper.jwt import (
     ALLOWED_ALGORITHMS,
     MAX_TOKEN_LENGTH,
     SecretType,
+    _check_times,
     _get_secret_value,
-    decode_jwt,
+    decode_jwt_complete,
     generate_jwt,
 )
 from doorkeeper.manager import BaseUserManager
@@ -32,6 +39,23 @@ MIN_HMAC_SECRET_BYTES = 32
 REQUIRED_CLAIMS = ("exp", "sub", "iat", "jti")
 FORBIDDEN_HEADERS = frozenset({"crit", "jwk", "jku", "x5u", "x5c"})
 """Header parameters that would make the token name its own key or its own rules."""
+VERIFIED_CLAIMS_CACHE_SIZE = 10_000
+"""How many verified tokens the process remembers (oldest forgotten first)."""
+
+_CacheKey = tuple[str, str, tuple[str, ...], str]
+_verified_claims_cache: dict[_CacheKey, dict[str, Any]] = {}
+"""Claims of tokens whose signature, header and claim types have been checked, by
+(token, algorithm, audience, verification key): a token is trusted again only under the
+very same verification. Times are checked again on every use; the dicts are never
+handed out (callers get copies)."""
+_verified_claims_lock = threading.Lock()
+
+
+def _remember_claims(key: _CacheKey, claims: dict[str, Any]) -> None:
+    with _verified_claims_lock:
+        while len(_verified_claims_cache) >= VERIFIED_CLAIMS_CACHE_SIZE:
+            del _verified_claims_cache[next(iter(_verified_claims_cache))]
+        _verified_claims_cache[key] = claims
 
 
 class InsecureSecretWarning(UserWarning):
@@ -60,11 +84,17 @@ def _well_typed(claims: dict[str, Any]) -> bool:
 
 def _public_key_of(private_key: SecretType) -> str | None:
     """The PEM public key matching a PEM private key (PyJWT cannot verify with the
-    private key of every algorithm); `None` when `private_key` is not one."""
+    private key of every algorithm); `None` when `private_key` is not one.
+
+    Memoized: apps often build a strategy per request, and parsing a private key is
+    costly."""
+    return _public_key_of_pem(_get_secret_value(private_key))
+
+
+@functools.lru_cache(maxsize=32)
+def _public_key_of_pem(private_key: str) -> str | None:
     try:
-        key = serialization.load_pem_private_key(
-            _get_secret_value(private_key).encode("utf-8"), password=None
-        )
+        key = serialization.load_pem_private_key(private_key.encode("utf-8"), password=None)
         pem = key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
@@ -151,17 +181,36 @@ class JWTStrategy(Strategy[UP, ID], Generic[UP, ID]):
         issued_at = datetime.fromtimestamp(claims["iat"], timezone.utc)
         if is_token_revoked(user, issued_at, claims["jti"]):
             return None
+        note_token_expiry(claims["exp"])
         return user
 
+    def _cache_key(self, token: str) -> _CacheKey:
+        return (
+            token,
+            self.algorithm,
+            tuple(self.token_audience),
+            _get_secret_value(self.decode_key),
+        )
+
     def _verified_claims(self, token: str | None) -> dict[str, Any] | None:
-        """The token's claims if its signature, header and claims all check out."""
+        """The token's claims if its signature, header and claims all check out.
+
+        One parse of the token; a token already verified under the same algorithm,
+        audience and key is only checked again for its times (`exp`, `nbf`, `iat`).
+        """
         if token is None or len(token) > MAX_TOKEN_LENGTH:
             return None
-        try:
-            header = jwt.get_unverified_header(token)
-            if FORBIDDEN_HEADERS.intersection(header):
+        key = self._cache_key(token)
+        cached = _verified_claims_cache.get(key)
+        if cached is not None:
+            try:
+                _check_times(cached)
+            except jwt.PyJWTError:
+                _verified_claims_cache.pop(key, None)
                 return None
-            claims = decode_jwt(
+            return dict(cached)
+        try:
+            header, claims = decode_jwt_complete(
                 token,
                 self.decode_key,
                 self.token_audience,
@@ -170,9 +219,10 @@ class JWTStrategy(Strategy[UP, ID], Generic[UP, ID]):
             )
         except (jwt.PyJWTError, ValueError, TypeError):
             return None
-        if not _well_typed(claims):
+        if FORBIDDEN_HEADERS.intersection(header) or not _well_typed(claims):
             return None
-        return claims
+        _remember_claims(key, claims)
+        return dict(claims)
 
     async def write_token(self, user: UP) -> str:
         return self._write(user, {})
@@ -197,10 +247,15 @@ class JWTStrategy(Strategy[UP, ID], Generic[UP, ID]):
         raise JWTStrategyDestroyNotSupportedError()
 
     def token_id(self, token: str) -> str | None:
-        """The `jti` of a token `read_token` has accepted."""
-        try:
-            claims = jwt.decode(token, options={"verify_signature": False})
-        except jwt.PyJWTError:
-            return None
-        jti = claims.get("jti")
+        """The `jti` of a token `read_token` has accepted (from the verified claims it
+        left behind; the token is decoded only if they are gone)."""
+        cached = _verified_claims_cache.get(self._cache_key(token))
+        if cached is not None:
+            jti = cached.get("jti")
+        else:
+            try:
+                claims = jwt.decode(token, options={"verify_signature": False})
+            except jwt.PyJWTError:
+                return None
+            jti = claims.get("jti")
         return jti if isinstance(jti, str) else None
