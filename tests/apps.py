@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from doorkeeper import BaseUserManager, FastAPIUsers, UUIDIDMixin, schemas
 from doorkeeper.authentication import (
+    AuthCache,
     AuthenticationBackend,
     BearerTransport,
     CookieTransport,
@@ -185,6 +186,7 @@ def build_app(
     backend_kwargs: dict[str, Any] | None = None,
     session_service: SessionService | None = None,
     email_change: bool = False,
+    auth_cache: AuthCache | None = None,
 ) -> App:
     """The app of FastAPI Users' documentation: one backend, every router.
 
@@ -255,7 +257,9 @@ def build_app(
         sessions=session_service,
         **(backend_kwargs or {}),
     )
-    fastapi_users = FastAPIUsers[User, uuid.UUID](get_user_manager, [backend])
+    fastapi_users = FastAPIUsers[User, uuid.UUID](
+        get_user_manager, [backend], auth_cache=auth_cache
+    )
 
     app = FastAPI()
     app.include_router(

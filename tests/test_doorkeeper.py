@@ -580,3 +580,36 @@ def test_the_secret_may_be_a_secret_str() -> None:
 
     auth = Doorkeeper("sqlite+aiosqlite:///./a.db", SecretStr(SECRET))
     assert auth.settings.secret.get_secret_value() == SECRET
+
+
+async def check_the_authentication_cache(database_url: str, **options: Any) -> None:
+    with pytest.raises(ValueError, match="AUTH_CACHE_SECONDS needs"):
+        DoorkeeperSettings(secret=SECRET, auth_cache_seconds=5)
+    settings = DoorkeeperSettings(secret=SECRET, auth_cache_seconds=5, **options)
+    auth, _ = make_auth(database_url, settings=settings)
+    assert auth.auth_cache is not None
+    assert (auth.auth_cache.bus is not None) is ("redis_url" in options)
+    async with serving(design_example(auth), auth) as client:
+        await create_user(auth, "cache@example.com")
+        access = await login(client, "cache@example.com")
+        for _ in range(50):  # the Redis channel is confirmed within a few requests
+            assert (await client.get("/hello", headers=bearer(access))).status_code == 200
+            if len(auth.auth_cache):
+                break
+        assert len(auth.auth_cache) == 1
+        response = await client.post("/auth/bearer/logout", headers=bearer(access))
+        assert response.status_code == 204
+        assert (await client.get("/hello", headers=bearer(access))).status_code == 401
+    assert len(auth.auth_cache) == 0  # closed with the app
+
+
+@pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)
+async def test_the_authentication_cache_in_one_process(database_url: str) -> None:
+    await check_the_authentication_cache(database_url, auth_cache_single_process=True)
+
+
+@pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)
+async def test_the_authentication_cache_with_redis(database_url: str, redis: Any) -> None:
+    from tests.services import REDIS_URL
+
+    await check_the_authentication_cache(database_url, redis_url=REDIS_URL, strategy="jwt")

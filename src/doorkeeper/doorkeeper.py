@@ -33,6 +33,7 @@ from doorkeeper.batteries.manager import DoorkeeperUserManager
 from doorkeeper.batteries.storage import ping_redis, prepare_storage
 from doorkeeper.batteries.wiring import (
     make_adapter,
+    make_auth_cache,
     make_csrf,
     make_email_sender,
     make_email_templates,
@@ -213,11 +214,13 @@ class Doorkeeper(HookMethods):
         )
         self.backends = [self.bearer_backend, self.cookie_backend]
         self.rate_limiter = make_rate_limiter(self.settings)
+        self.auth_cache = make_auth_cache(self.settings, self.redis)
         self.fastapi_users = FastAPIUsers[User, uuid.UUID](
             self.get_user_manager,
             self.backends,
             rate_limiter=self.rate_limiter,
             role_store=self.adapter.role,
+            auth_cache=self.auth_cache,
         )
         self.router = self.build_router()
 
@@ -395,6 +398,8 @@ class Doorkeeper(HookMethods):
 
     async def shutdown(self) -> None:
         """Close the connection pools."""
+        if self.auth_cache is not None:
+            await self.auth_cache.aclose()
         if self.redis is not None:
             await self.redis.aclose()
         await self.rate_limiter.aclose()

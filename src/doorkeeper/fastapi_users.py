@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, Generic
 from fastapi import APIRouter
 
 from doorkeeper import models, schemas
-from doorkeeper.authentication import AuthenticationBackend, Authenticator
+from doorkeeper.authentication import AuthCache, AuthenticationBackend, Authenticator
 from doorkeeper.jwt import SecretType
 from doorkeeper.manager import UserManagerDependency
 from doorkeeper.ratelimit import RateLimiter
@@ -36,6 +36,9 @@ class FastAPIUsers(Generic[models.UP, models.ID]):
     :param role_store: where roles are kept (e.g. `adapter.role`), for
         `current_user(roles=..., permissions=...)`, `require_permission` and the admin
         routers (docs/rbac.md); also settable later as `fastapi_users.role_store`.
+    :param auth_cache: an `AuthCache`: tokens accepted recently are answered from
+        memory, with immediate invalidation (docs/performance.md); `None` reads storage
+        on every authenticated request, as FastAPI Users does.
 
     `current_user(...)` (the authenticator's) makes the dependency that gives the
     authenticated user; the `get_*_router` methods make the routers to include.
@@ -50,9 +53,12 @@ class FastAPIUsers(Generic[models.UP, models.ID]):
         *,
         rate_limiter: RateLimiter | None = None,
         role_store: RoleStore | None = None,
+        auth_cache: AuthCache | None = None,
     ) -> None:
         self.rate_limiter = rate_limiter
-        self.authenticator = Authenticator(auth_backends, get_user_manager, role_store=role_store)
+        self.authenticator = Authenticator(
+            auth_backends, get_user_manager, role_store=role_store, auth_cache=auth_cache
+        )
         self.get_user_manager = get_user_manager
         self.current_user = self.authenticator.current_user
 

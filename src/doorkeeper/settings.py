@@ -89,6 +89,12 @@ class DoorkeeperSettings(BaseSettings):
     """A session with no login or refresh for this long ends (`None`: never idle)."""
     session_lifetime_seconds: int = Field(default=30 * 86400, gt=0)
     """A session and its refresh tokens end this long after the login, whatever happens."""
+    auth_cache_seconds: float = Field(default=0, ge=0)
+    """Answer a token accepted recently from memory for up to this long (0: off); any
+    change through Doorkeeper ends the answer at once in every process (docs/performance.md).
+    Needs `redis_url`, or `auth_cache_single_process`."""
+    auth_cache_single_process: bool = False
+    """Declare that one process serves the app, so the cache needs no Redis channel."""
     cookie_name: str = "doorkeeper_auth"
     cookie_secure: bool | None = None
     """`None`: Secure, unless `public_url` is http://localhost or http://127.0.0.1."""
@@ -179,6 +185,11 @@ class DoorkeeperSettings(BaseSettings):
         if self.strategy == "redis" and self.redis_url is None:
             raise ValueError(
                 f"{ENV_PREFIX}STRATEGY=redis needs {ENV_PREFIX}REDIS_URL (e.g. redis://localhost:6379/0)"
+            )
+        if self.auth_cache_seconds and not (self.redis_url or self.auth_cache_single_process):
+            raise ValueError(
+                f"{ENV_PREFIX}AUTH_CACHE_SECONDS needs {ENV_PREFIX}REDIS_URL (invalidations "
+                f"reach every process) or {ENV_PREFIX}AUTH_CACHE_SINGLE_PROCESS=true"
             )
         derived = set()
         if self.strategy is None:

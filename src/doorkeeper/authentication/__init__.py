@@ -5,6 +5,7 @@ import contextlib
 
 from doorkeeper.authentication.authenticator import Authenticator, DuplicateBackendNamesError
 from doorkeeper.authentication.backend import AuthenticationBackend
+from doorkeeper.authentication.cache import AuthCache
 from doorkeeper.authentication.csrf import CSRFProtection
 from doorkeeper.authentication.strategy import (
     InsecureSecretWarning,
@@ -24,6 +25,7 @@ from doorkeeper.authentication.transport import (
 )
 
 __all__ = [
+    "AuthCache",
     "AuthenticationBackend",
     "Authenticator",
     "BearerTransport",

@@ -9,9 +9,11 @@ from typing import Any, Generic, cast
 from fastapi import Depends, HTTPException, Request, status
 
 from doorkeeper.authentication.backend import AuthenticationBackend
+from doorkeeper.authentication.cache import AuthCache
 from doorkeeper.authentication.errors import is_unavailable_error, service_unavailable
 from doorkeeper.authentication.rbac import access_checked
 from doorkeeper.authentication.strategy import Strategy, get_token_id
+from doorkeeper.authentication.strategy.base import take_token_expiry
 from doorkeeper.authentication.transport import CookieTransport
 from doorkeeper.manager import BaseUserManager, UserManagerDependency
 from doorkeeper.models import ID, UP
@@ -52,6 +54,8 @@ class Authenticator(Generic[UP, ID]):
     :param get_user_manager: The user manager dependency.
     :param role_store: Where users' roles are kept, for `current_user(roles=...,
         permissions=...)` (docs/rbac.md).
+    :param auth_cache: Answer tokens accepted recently from memory, with immediate
+        invalidation (`AuthCache`, docs/performance.md); `None`: read storage every time.
     """
 
     backends: Sequence[AuthenticationBackend[UP, ID]]
@@ -62,10 +66,12 @@ class Authenticator(Generic[UP, ID]):
         get_user_manager: UserManagerDependency[UP, ID],
         *,
         role_store: RoleStore | None = None,
+        auth_cache: AuthCache | None = None,
     ) -> None:
         self.backends = backends
         self.get_user_manager = get_user_manager
         self.role_store = role_store
+        self.auth_cache = auth_cache
         self._get_dependency_signature()  # refuse clashing backend names now
 
     def current_user_token(
@@ -195,6 +201,7 @@ class Authenticator(Generic[UP, ID]):
         )
         token: str | None = None
         unavailable = False
+        cache = self.auth_cache
         for backend in self.backends:
             if backend not in enabled:
                 continue
@@ -202,6 +209,13 @@ class Authenticator(Generic[UP, ID]):
             strategy: Strategy[UP, ID] = kwargs[name_to_strategy_variable_name(backend.name)]
             if token is None:
                 continue
+            epoch = 0
+            if cache is not None:
+                cached = cache.get(backend, token, user_manager)
+                if cached is not None:
+                    return cached[0], token, cached[1]
+                epoch = cache.epoch
+            take_token_expiry()  # forget any expiry noted before this read
             try:
                 user = await strategy.read_token(token, user_manager)
             except Exception as error:
@@ -215,7 +229,10 @@ class Authenticator(Generic[UP, ID]):
                 unavailable = True
                 continue
             if user is not None:
-                return user, token, get_token_id(strategy, token)
+                token_id = get_token_id(strategy, token)
+                if cache is not None:
+                    cache.put(backend, token, user, token_id, take_token_expiry(), epoch)
+                return user, token, token_id
         if unavailable:
             raise service_unavailable()
         return None, token, None

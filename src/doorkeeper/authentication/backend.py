@@ -13,6 +13,7 @@ from doorkeeper.authentication.strategy import (
 )
 from doorkeeper.authentication.transport import Transport, TransportLogoutNotSupportedError
 from doorkeeper.authentication.transport.refresh import clear_refresh_cookie, with_refresh_token
+from doorkeeper.invalidation import user_changed
 from doorkeeper.manager import BaseUserManager
 from doorkeeper.models import ID, UP
 from doorkeeper.types import DependencyCallable
@@ -121,6 +122,7 @@ class AuthenticationBackend(Generic[UP, ID]):
         except StrategyDestroyNotSupportedError:
             if user_manager is not None and not ended_session:
                 await user_manager.revoke_tokens(user)
+        await user_changed(user.id)  # a cached answer for this token ends too
         try:
             response = await self.transport.get_logout_response()
         except TransportLogoutNotSupportedError:

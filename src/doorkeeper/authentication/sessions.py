@@ -19,6 +19,7 @@ from fastapi import Request
 from doorkeeper import exceptions
 from doorkeeper.authentication.strategy.digest import generate_token, hash_token
 from doorkeeper.client_ip import client_ip
+from doorkeeper.invalidation import user_changed
 from doorkeeper.jwt import MAX_TOKEN_LENGTH
 from doorkeeper.manager import BaseUserManager
 from doorkeeper.models import ID, UP
@@ -206,6 +207,8 @@ class SessionService:
             raise RefreshError(RefreshFailure.INVALID)
         if use.status is RefreshUseStatus.REUSED:
             session = await self.store.revoke(use.session_id, now)
+            if session is not None:
+                await user_changed(session.user_id)
             logger.warning("A used refresh token was replayed: its session is ended")
             raise RefreshError(RefreshFailure.REUSED, session)
         session = await self.store.get(use.session_id)
@@ -236,6 +239,7 @@ class SessionService:
         )
         if not await self.store.rotate(session.id, now, access_token_id, refresh):
             raise RefreshError(RefreshFailure.REVOKED, session)
+        await user_changed(session.user_id)  # its previous access token ends now
         return token
 
     # --- listing and ending ------------------------------------------------------------
@@ -252,8 +256,13 @@ class SessionService:
 
     async def end(self, session_id: str) -> SessionRecord | None:
         """End one session; return it as it was (`None` if unknown)."""
-        return await self.store.revoke(session_id, _now())
+        session = await self.store.revoke(session_id, _now())
+        if session is not None:
+            await user_changed(session.user_id)
+        return session
 
     async def end_all(self, user: Any, except_session_id: str | None = None) -> list[SessionRecord]:
         """End every session of the user but one; return those that were alive."""
-        return await self.store.revoke_all(str(user.id), _now(), except_session_id)
+        ended = await self.store.revoke_all(str(user.id), _now(), except_session_id)
+        await user_changed(user.id)
+        return ended

@@ -6,7 +6,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from doorkeeper.adapter import SQLAlchemyAdapter
-from doorkeeper.authentication import CSRFProtection
+from doorkeeper.authentication import AuthCache, CSRFProtection
 from doorkeeper.authentication.sessions import SessionService
 from doorkeeper.email import ConsoleEmailSender, EmailSender, EmailTemplates
 from doorkeeper.ratelimit import RateLimiter, RateLimits
@@ -53,19 +53,30 @@ def make_email_templates(settings: DoorkeeperSettings) -> EmailTemplates:
 
 
 def make_redis(settings: DoorkeeperSettings) -> Any:
-    """One Redis client for the app's lifetime (the strategy uses it), if configured."""
-    if settings.auth_strategy != "redis":
+    """One Redis client for the app's lifetime (the strategy and the authentication
+    cache use it), if either needs it."""
+    wanted = settings.auth_strategy == "redis" or (
+        settings.auth_cache_seconds > 0 and settings.redis_url is not None
+    )
+    if not wanted:
         return None
     try:
         import redis.asyncio
     except ImportError:
         raise ConfigurationError(
-            "DOORKEEPER_STRATEGY=redis needs the redis package: pip install 'doorkeeper[redis]'"
+            "DOORKEEPER_REDIS_URL needs the redis package: pip install 'doorkeeper[redis]'"
         ) from None
     try:
         return redis.asyncio.from_url(settings.redis_url or "", decode_responses=True)
     except ValueError as error:
         raise ConfigurationError(f"DOORKEEPER_REDIS_URL: {error}") from None
+
+
+def make_auth_cache(settings: DoorkeeperSettings, redis: Any) -> AuthCache | None:
+    """The authentication cache, when `auth_cache_seconds` asks for one."""
+    if not settings.auth_cache_seconds:
+        return None
+    return AuthCache(settings.auth_cache_seconds, redis=redis, single_process=redis is None)
 
 
 def make_rate_limiter(settings: DoorkeeperSettings) -> RateLimiter:

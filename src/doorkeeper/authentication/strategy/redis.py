@@ -9,7 +9,7 @@ from typing import Any, Generic
 import redis.asyncio
 
 from doorkeeper import exceptions
-from doorkeeper.authentication.strategy.base import Strategy
+from doorkeeper.authentication.strategy.base import Strategy, note_token_expiry
 from doorkeeper.authentication.strategy.digest import generate_token, hash_token
 from doorkeeper.jwt import MAX_TOKEN_LENGTH
 from doorkeeper.manager import BaseUserManager
@@ -76,6 +76,8 @@ class RedisStrategy(Strategy[UP, ID], Generic[UP, ID]):
             return None
         if is_token_revoked(user, issued_at, hash_token(token)):
             return None
+        if self.lifetime_seconds:
+            note_token_expiry(issued_at.timestamp() + self.lifetime_seconds)
         return user
 
     async def write_token(self, user: UP) -> str:

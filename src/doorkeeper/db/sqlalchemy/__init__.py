@@ -35,6 +35,7 @@ from sqlalchemy.sql import Select
 from doorkeeper.db.base import BaseUserDatabase
 from doorkeeper.db.sqlalchemy.generics import GUID, TIMESTAMPAware, UTCDateTime, now_utc
 from doorkeeper.exceptions import UserAlreadyExists
+from doorkeeper.invalidation import user_changed
 from doorkeeper.models import ID, OAP, UP
 from doorkeeper.normalization import normalize_email
 
@@ -207,6 +208,7 @@ class SQLAlchemyUserDatabase(Generic[UP, ID], BaseUserDatabase[UP, ID]):
         self.session.add(user)
         await self._commit_or_raise_duplicate(update_dict.get("email"))
         await self._refresh_if_expired(user)
+        await user_changed(user.id)
         return user
 
     async def update_if(
@@ -232,11 +234,14 @@ class SQLAlchemyUserDatabase(Generic[UP, ID], BaseUserDatabase[UP, ID]):
             # The row is written already: record the values without marking them dirty.
             set_committed_value(user, key, value)
         await self._refresh_if_expired(user)
+        await user_changed(user.id)
         return user
 
     async def delete(self, user: UP) -> None:
+        user_id = user.id
         await self.session.delete(user)
         await self.session.commit()
+        await user_changed(user_id)
 
     async def add_oauth_account(self, user: UP, create_dict: dict[str, Any]) -> UP:
         if self.oauth_account_table is None:

@@ -4,14 +4,14 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Generic
 
 from doorkeeper import exceptions
-from doorkeeper.authentication.strategy.base import Strategy
+from doorkeeper.authentication.strategy.base import Strategy, note_token_expiry
 from doorkeeper.authentication.strategy.db.adapter import AccessTokenDatabase
 from doorkeeper.authentication.strategy.db.models import AP
 from doorkeeper.authentication.strategy.digest import generate_token, hash_token
 from doorkeeper.jwt import MAX_TOKEN_LENGTH
 from doorkeeper.manager import BaseUserManager
 from doorkeeper.models import ID, UP
-from doorkeeper.revocation import is_token_revoked
+from doorkeeper.revocation import as_utc, is_token_revoked
 
 
 class DatabaseStrategy(Strategy[UP, ID], Generic[UP, ID, AP]):
@@ -37,6 +37,9 @@ class DatabaseStrategy(Strategy[UP, ID], Generic[UP, ID, AP]):
         access_token, user = found
         if is_token_revoked(user, access_token.created_at, digest):
             return None
+        if self.lifetime_seconds:
+            created = as_utc(access_token.created_at).timestamp()
+            note_token_expiry(created + self.lifetime_seconds)
         return user
 
     def _max_age(self) -> datetime | None:
