@@ -47,7 +47,7 @@ async def get_user_manager(user_db: SQLAlchemyUserDatabase = Depends(get_user_db
 cookie_transport = CookieTransport(cookie_max_age=3600)
 
 
-def get_database_strategy(
+async def get_database_strategy(
     access_token_db: AccessTokenDatabase[AccessToken] = Depends(get_access_token_db),
 ) -> DatabaseStrategy:
     return DatabaseStrategy(access_token_db, lifetime_seconds=3600)
@@ -65,7 +65,7 @@ redis = redis.asyncio.from_url(REDIS_URL, decode_responses=True)
 bearer_transport = BearerTransport(tokenUrl="auth/redis/login")
 
 
-def get_redis_strategy() -> RedisStrategy:
+async def get_redis_strategy() -> RedisStrategy:
     return RedisStrategy(redis, lifetime_seconds=3600, key_prefix=REDIS_KEY_PREFIX)
 
 
