@@ -70,10 +70,8 @@ class _Entry:
 def _shape_of(mapped_class: Any, depth: int = 1) -> _Shape | None:
     """How to keep instances of `mapped_class`; `None` if they cannot be cached."""
     try:
-        mapper: Any = sa_inspect(mapped_class)
+        mapper: Mapper[Any] = sa_inspect(mapped_class)  # a class: its mapper, or raises
     except NoInspectionAvailable:
-        return None
-    if not isinstance(mapper, Mapper):
         return None
     relations = []
     for relationship in mapper.relationships:
@@ -272,11 +270,10 @@ class AuthCache:
     def _drop(self, key: tuple[int, str]) -> None:
         entry = self._entries.pop(key, None)
         if entry is not None:
-            keys = self._by_user.get(entry.user_id)
-            if keys is not None:
-                keys.discard(key)
-                if not keys:
-                    del self._by_user[entry.user_id]
+            keys = self._by_user.get(entry.user_id, set())
+            keys.discard(key)
+            if not keys:
+                self._by_user.pop(entry.user_id, None)
 
     async def aclose(self) -> None:
         """Stop listening and forget everything (call it when the app shuts down)."""
