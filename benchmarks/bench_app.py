@@ -8,10 +8,22 @@ transport each), the register router, and one users router per backend:
 
     POST /auth/register                  GET /bare (a constant: the ceiling)
     POST /auth/{jwt,db,redis}/login      GET /{jwt,db,redis}/users/me
+                                         GET /floor/users/me (the dependency graph floor)
+
+The strategy getters are `async def`: a sync getter is run in FastAPI's thread pool on
+every request (8% of the CPU of W1 when they were sync); both libraries accept either.
+
+`GET /floor/users/me` depends on exactly what `/jwt/users/me` depends on (the user
+manager with its user database and session, the bearer transport's scheme, the JWT
+strategy) and answers a constant user through the same response model, checking
+nothing: the most any library keeping FastAPI Users' documented dependency shape can
+serve, with zero authentication work and zero I/O.
 
 Settings come from the environment: BENCH_DATABASE_URL, BENCH_REDIS_URL,
 BENCH_REDIS_PREFIX, BENCH_HASHER (`prod`: Argon2id t=3 m=64 MiB p=4, or `cheap`:
-t=1 m=64 KiB p=1), both libraries getting the same explicit Argon2 parameters.
+t=1 m=64 KiB p=1), both libraries getting the same explicit Argon2 parameters, and
+BENCH_AUTH_CACHE=1 (Doorkeeper only): one `AuthCache(ttl_seconds=5.0, redis=...)`,
+Doorkeeper's opt-in per-process cache of token -> user, given to every `FastAPIUsers`.
 """
 
 import os
@@ -129,25 +141,28 @@ async def get_user_manager(user_db: Any = Depends(get_user_db)) -> Any:
     yield UserManager(user_db, password_helper)
 
 
-def get_jwt_strategy() -> Any:
+async def get_jwt_strategy() -> Any:
     return JWTStrategy(secret=SECRET, lifetime_seconds=LIFETIME)
 
 
-def get_database_strategy(access_token_db: Any = Depends(get_access_token_db)) -> Any:
+async def get_database_strategy(access_token_db: Any = Depends(get_access_token_db)) -> Any:
     return DatabaseStrategy(access_token_db, lifetime_seconds=LIFETIME)
 
 
-def get_redis_strategy() -> Any:
+async def get_redis_strategy() -> Any:
     return RedisStrategy(redis_client, lifetime_seconds=LIFETIME, key_prefix=REDIS_PREFIX)
 
 
 STRATEGIES = {"jwt": get_jwt_strategy, "db": get_database_strategy, "redis": get_redis_strategy}
-EXPERIMENTS = os.environ.get("BENCH_EXPERIMENTS", "") if LIB == "doorkeeper" else ""
-if EXPERIMENTS:  # profiling.py --experiment: never part of run.py's comparison
-    import experiments
+USERS_OPTIONS: dict[str, Any] = {}  # keyword arguments of every FastAPIUsers
+auth_cache: Any = None
+if os.environ.get("BENCH_AUTH_CACHE", "") == "1":
+    if LIB != "doorkeeper":
+        raise RuntimeError("BENCH_AUTH_CACHE=1 is a Doorkeeper variant")
+    from doorkeeper.authentication import AuthCache
 
-    if "async-strategy" in EXPERIMENTS:
-        STRATEGIES = experiments.async_strategies(STRATEGIES)
+    auth_cache = AuthCache(ttl_seconds=5.0, redis=redis_client, channel=f"{REDIS_PREFIX}auth-cache")
+    USERS_OPTIONS["auth_cache"] = auth_cache
 
 
 @asynccontextmanager
@@ -155,6 +170,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     async with engine.begin() as connection:
         await connection.run_sync(Base.metadata.create_all)
     yield
+    close = getattr(auth_cache, "aclose", None)
+    if close is not None:
+        await close()
     await redis_client.aclose()
     await engine.dispose()
 
@@ -167,17 +185,40 @@ async def bare() -> dict[str, str]:
     return {"hello": "world"}
 
 
+BACKENDS = {}
 for name, get_strategy in STRATEGIES.items():
     backend = AuthenticationBackend(
         name=name,
         transport=BearerTransport(tokenUrl=f"auth/{name}/login"),
         get_strategy=get_strategy,
     )
-    users = FastAPIUsers[User, uuid.UUID](get_user_manager, [backend])
+    BACKENDS[name] = backend
+    users = FastAPIUsers[User, uuid.UUID](get_user_manager, [backend], **USERS_OPTIONS)
     app.include_router(users.get_auth_router(backend), prefix=f"/auth/{name}")
     app.include_router(users.get_users_router(UserRead, UserUpdate), prefix=f"/{name}/users")
     if name == "jwt":
         app.include_router(users.get_register_router(UserRead, UserCreate), prefix="/auth")
 
-if EXPERIMENTS:
+FLOOR_USER = {
+    "id": uuid.UUID(int=1),
+    "email": "floor@bench.example",
+    "is_active": True,
+    "is_superuser": False,
+    "is_verified": False,
+}
+
+
+@app.get("/floor/users/me", response_model=UserRead)
+async def floor_me(
+    user_manager: Any = Depends(get_user_manager),
+    token: str | None = Depends(BACKENDS["jwt"].transport.scheme),
+    strategy: Any = Depends(get_jwt_strategy),
+) -> Any:
+    return FLOOR_USER
+
+
+EXPERIMENTS = os.environ.get("BENCH_EXPERIMENTS", "") if LIB == "doorkeeper" else ""
+if EXPERIMENTS:  # profiling.py --experiment: never part of run.py's comparison
+    import experiments
+
     experiments.apply(sys.modules[__name__], EXPERIMENTS)

@@ -7,12 +7,13 @@ applies them to bench_app's objects at import. They are never part of the compar
 * `nice-hash-threads`: password hashing in a dedicated pool of `cpu_limit()` threads
   running at the lowest CPU priority (nice 19), instead of anyio's shared worker threads:
   the event loop thread then preempts hashing whenever it has a request to serve.
-* `async-strategy`: the strategy dependencies of the app are called without FastAPI's
-  thread pool (what the Authenticator can do itself for a `def get_strategy()` without
-  parameters: call it inline instead of through `run_in_threadpool`).
 * `user-cache`: `BaseUserManager.get` answers from a per-process cache of 5 seconds
   (the upper bound of what skipping the database per request buys; revocation would
-  then take effect after up to 5 seconds unless the cache is invalidated).
+  then take effect after up to 5 seconds unless the cache is invalidated). Doorkeeper's
+  own `AuthCache` is measured by `run.py` itself (the "Doorkeeper + AuthCache" rows).
+
+(`async-strategy`, the strategy getters called without FastAPI's thread pool, is gone:
+bench_app's getters are `async def` for both libraries since.)
 """
 
 import asyncio
@@ -44,18 +45,6 @@ def nice_hash_threads() -> None:
     doorkeeper.manager.run_cpu_bound = run_cpu_bound  # type: ignore[assignment]
 
 
-def async_strategies(strategies: dict[str, Any]) -> dict[str, Any]:
-    """`def get_strategy()` without parameters, made `async` (no thread pool hop)."""
-    wrapped = dict(strategies)
-    for name in ("jwt", "redis"):
-
-        async def call(get_strategy: Any = strategies[name]) -> Any:
-            return get_strategy()
-
-        wrapped[name] = call
-    return wrapped
-
-
 def user_cache(app_module: Any, ttl: float = 5.0) -> None:
     manager_class = app_module.UserManager
     original = manager_class.get
@@ -77,8 +66,6 @@ def apply(app_module: Any, names: str) -> None:
     for name in filter(None, (part.strip() for part in names.split(","))):
         if name == "nice-hash-threads":
             nice_hash_threads()
-        elif name == "async-strategy":
-            pass  # applied by bench_app before its routes are built
         elif name == "user-cache":
             user_cache(app_module)
         else:

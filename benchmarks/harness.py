@@ -26,7 +26,13 @@ LOADGEN = HERE / "loadgen.py"
 POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 LIBS = {"doorkeeper": Path(sys.executable), "fastapi_users": FAU_PYTHON}
-LABELS = {"doorkeeper": "Doorkeeper", "fastapi_users": "FastAPI Users", "bare": "bare"}
+CACHED = "doorkeeper+cache"  # Doorkeeper's server with its opt-in AuthCache (W1 only)
+LABELS = {
+    "doorkeeper": "Doorkeeper",
+    CACHED: "Doorkeeper + AuthCache",
+    "fastapi_users": "FastAPI Users",
+    "bare": "bare",
+}
 
 
 def loadavg() -> float:
@@ -88,12 +94,26 @@ def redis_cleanup(prefix: str) -> int:
 
 
 class Server:
-    """One uvicorn process: one worker, uvloop, httptools, no access log."""
+    """One uvicorn process: one worker, uvloop, httptools, no access log.
+
+    `auth_cache` (Doorkeeper only): bench_app with `BENCH_AUTH_CACHE=1`; its figures are
+    recorded under `key` "doorkeeper+cache" instead of the library's name.
+    """
 
     def __init__(
-        self, lib: str, database_url: str, redis_prefix: str, hasher: str, experiments: str = ""
+        self,
+        lib: str,
+        database_url: str,
+        redis_prefix: str,
+        hasher: str,
+        experiments: str = "",
+        *,
+        auth_cache: bool = False,
     ) -> None:
+        if auth_cache and lib != "doorkeeper":
+            raise ValueError("the AuthCache variant is Doorkeeper's")
         self.lib = lib
+        self.key = CACHED if auth_cache else lib
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         env = {
@@ -104,6 +124,7 @@ class Server:
             "BENCH_REDIS_PREFIX": redis_prefix,
             "BENCH_HASHER": hasher,
             "BENCH_EXPERIMENTS": experiments,
+            "BENCH_AUTH_CACHE": "1" if auth_cache else "",
         }
         env.pop("PYTHONPATH", None)
         command = [str(LIBS[lib]), "-m", "uvicorn", "bench_app:app", "--app-dir", str(HERE)]
@@ -118,14 +139,14 @@ class Server:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"{self.lib} server exited:\n{self.output()}")
+                raise RuntimeError(f"{self.key} server exited:\n{self.output()}")
             try:
                 if httpx.get(self.base_url + "/bare", timeout=1).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
-        raise RuntimeError(f"{self.lib} server did not start:\n{self.output()}")
+        raise RuntimeError(f"{self.key} server did not start:\n{self.output()}")
 
     def output(self) -> str:
         self.log.seek(0)

@@ -2,10 +2,12 @@
 
     .venv/bin/python benchmarks/profiling.py --lib doorkeeper --workload w1-jwt [--seconds 15]
 
-Workloads: w1-jwt, w1-db, w1-redis (GET /users/me at concurrency 32), w2 (logins at
-concurrency 8, production hasher), w3 (w2 plus the /users/me probe), w4 (logins of
-random users among --users, cheap hasher). py-spy comes from benchmarks/.venv-fastapi-users
-(`make bench` installs it). The raw stacks are kept (--out) for flame graphs.
+Workloads: w1-jwt, w1-db, w1-redis (GET /users/me at concurrency 32), w1-floor (GET
+/floor/users/me, the dependency graph floor), w2 (logins at concurrency 8, production
+hasher), w3 (w2 plus the /users/me probe), w4 (logins of random users among --users,
+cheap hasher). `--auth-cache`: Doorkeeper's server given its AuthCache, as in run.py.
+py-spy comes from benchmarks/.venv-fastapi-users (`make bench` installs it). The raw
+stacks are kept (--out) for flame graphs.
 """
 
 import argparse
@@ -47,6 +49,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="keep the raw stacks here")
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--experiment", default="", help="see experiments.py (Doorkeeper)")
+    parser.add_argument(
+        "--auth-cache", action="store_true", help="Doorkeeper with its AuthCache (as run.py)"
+    )
     args = parser.parse_args()
     if not harness.PY_SPY.exists():
         raise SystemExit(f"{harness.PY_SPY} is missing: run `make bench` once")
@@ -54,18 +59,23 @@ def main() -> None:
     run_id = f"{os.getpid()}_{int(time.time())}"
     name, prefix = f"dk_bench_{run_id}_profile", f"dk-bench:{run_id}:"
     hasher = "cheap" if args.workload == "w4" else "prod"
-    tag = f"{args.lib}-{args.workload}" + (f"-{args.experiment}" if args.experiment else "")
+    if args.auth_cache and args.lib != "doorkeeper":
+        raise SystemExit("--auth-cache is Doorkeeper's")
+    tag = f"{args.lib}{'-cache' if args.auth_cache else ''}-{args.workload}"
+    tag += f"-{args.experiment}" if args.experiment else ""
     out = args.out or Path(tempfile.gettempdir()) / f"profile-{tag}.txt"
     try:
         url = harness.create_database(name)
-        with Server(args.lib, url, prefix, hasher, args.experiment) as server:
+        with Server(
+            args.lib, url, prefix, hasher, args.experiment, auth_cache=args.auth_cache
+        ) as server:
             tokens = workloads.prepare(server)
             settings = workloads.Settings(generator, w2_duration=args.seconds + 4)
             loads = []
             if args.workload.startswith("w1-"):
                 strategy = args.workload[3:]
-                headers = workloads.bearer(tokens[strategy])
-                path = f"/{strategy}/users/me"
+                headers = workloads.bearer(tokens.get(strategy, tokens["jwt"]))
+                path = "/floor/users/me" if strategy == "floor" else f"/{strategy}/users/me"
                 loads.append(Load(server.port, path, headers=headers, connections=32))
             elif args.workload in ("w2", "w3"):
                 loads.append(workloads.login_load(server, settings))

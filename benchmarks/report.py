@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from harness import CACHED
 from workloads import STRATEGIES, Results, Settings
 
 DK, FAU = "doorkeeper", "fastapi_users"
@@ -81,29 +82,50 @@ class Comparison:
         return f"{fmt.format(figure.median)} ({fmt.format(min(values))}-{fmt.format(max(values))})"
 
     def w1(self) -> None:
+        """Per strategy: Doorkeeper, then Doorkeeper + AuthCache (when run), each against
+        FastAPI Users; then the graph floor and the bare endpoint (context)."""
         bare = self.median("W1 bare", "bare")
+        floor = self.median("W1 floor", DK)
         for strategy in STRATEGIES:
             key = f"W1 {strategy}"
-            if self.results.get(key, DK) is None:
-                continue
-            dk, fau = self.median(key, DK), self.median(key, FAU)
-            vs_fau, vs_bare = _ratio(dk, fau), _ratio(dk, bare)
-            verdicts = [
-                _verdict(None if vs_fau is None else vs_fau >= 5, f"{_x(vs_fau)} FAU"),
-                _verdict(
-                    None if vs_bare is None else vs_bare >= 0.5,
-                    "n/a" if vs_bare is None else f"{vs_bare:.0%} of bare",
-                ),
-            ]
-            self.rows.append(
-                [
-                    f"W1 {strategy} GET /users/me req/s (c=32)",
-                    self.cell(key, DK),
-                    self.cell(key, FAU),
-                    _x(vs_fau),
-                    "≥ 5x FAU; ≥ 50% of bare",
-                    "; ".join(verdicts),
+            fau = self.median(key, FAU)
+            for variant in (DK, CACHED):
+                if self.results.get(key, variant) is None:
+                    continue
+                value = self.median(key, variant)
+                vs_fau, vs_bare = _ratio(value, fau), _ratio(value, bare)
+                verdicts = [
+                    _verdict(None if vs_fau is None else vs_fau >= 5, f"{_x(vs_fau)} FAU"),
+                    _verdict(
+                        None if vs_bare is None else vs_bare >= 0.5,
+                        "n/a" if vs_bare is None else f"{vs_bare:.0%} of bare",
+                    ),
                 ]
+                vs_floor = _ratio(value, floor)
+                if vs_floor is not None:
+                    verdicts.append(f"{vs_floor:.0%} of floor")
+                label = f"W1 {strategy}"
+                if variant == CACHED:
+                    label += " + AuthCache"
+                    gain = _ratio(value, self.median(key, DK))
+                    if gain is not None:
+                        verdicts.append(f"{_x(gain)} Doorkeeper without it")
+                self.rows.append(
+                    [
+                        f"{label} GET /users/me req/s (c=32)",
+                        self.cell(key, variant),
+                        self.cell(key, FAU),
+                        _x(vs_fau),
+                        "≥ 5x FAU; ≥ 50% of bare",
+                        "; ".join(verdicts),
+                    ]
+                )
+        if floor is not None:
+            share = _ratio(floor, bare)
+            cell = self.cell("W1 floor", DK) + ("" if share is None else f" = {share:.0%} of bare")
+            what = "context: /users/me's dependency graph, no auth work, no I/O"
+            self.rows.append(
+                ["W1 graph floor GET /floor/users/me req/s (c=32)", cell, "", "", what, ""]
             )
         if bare is not None:
             cell = self.cell("W1 bare", "bare")
@@ -222,10 +244,14 @@ class Comparison:
                     continue
                 run = figure.runs[0]
                 after, before = run["rss_after_kib"] / 1024, run["rss_before_kib"] / 1024
-                trail = " ".join(f"{rss / 1024:.1f}" for _, rss in run.get("checkpoints", []))
+                checkpoints = run.get("checkpoints", [])
+                trail = " ".join(f"{rss / 1024:.1f}" for _, rss in checkpoints)
+                n = len(checkpoints)
+                every = {2: "half", 3: "third", 4: "quarter", 5: "fifth"}.get(n, f"1/{n}")
+                growth = round(after - before, 1) + 0.0  # never "-0.0"
                 cells.append(
-                    f"{after:.1f} MiB (+{after - before:.1f} MiB over {run['requests']:,} logins "
-                    f"at {run['rps']:.0f}/s; at each fifth: {trail})"
+                    f"{after:.1f} MiB ({growth:+.1f} MiB over {run['requests']:,} logins "
+                    f"at {run['rps']:.0f}/s; at each {every}: {trail})"
                 )
             dk, fau = self.median(key, DK), self.median(key, FAU)
             self.rows.append(

@@ -8,8 +8,11 @@ requirements-fastapi-users.txt). The load comes from `wrk` when it is installed,
 from loadgen.py; both run in processes of their own, never in the server's event loop.
 
 Workloads (see issue 4): W1 GET /users/me per strategy, and the bare endpoint (the
-ceiling); W2 logins at concurrency 8 with the production hasher; W3 the p99 of
-/users/me while W2 runs, over its idle p99; W4 login latency with 10k, 100k and 1M users
+ceiling) and the graph floor (GET /floor/users/me: /users/me's dependencies, a constant
+answer) on Doorkeeper's server; W1 again on a second Doorkeeper server given its opt-in
+AuthCache ("Doorkeeper + AuthCache", W1 only; `--no-auth-cache` skips it); W2 logins
+at concurrency 8 with the production hasher; W3 the p99 of /users/me while W2 runs,
+over its idle p99; W4 login latency with 10k, 100k and 1M users
 (set-based inserts, ANALYZE, EXPLAIN of the e-mail lookup: Doorkeeper's
 `email_normalized = :email`, FastAPI Users' `lower(email) = lower(:email)`, the WHERE
 clauses of their `get_by_email`); W5 concurrent registrations of one e-mail; W6 server
@@ -33,7 +36,7 @@ from typing import Any
 import harness
 import report
 import workloads
-from harness import LABELS, Server
+from harness import CACHED, LABELS, Server
 from workloads import HASHERS, Results, Settings
 
 WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "W6")
@@ -45,6 +48,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--loadgen", choices=("auto", "wrk", "python"), default="auto")
     parser.add_argument("--only", default=",".join(WORKLOADS), help="e.g. W1,W4")
     parser.add_argument("--libs", default="doorkeeper,fastapi_users")
+    parser.add_argument(
+        "--no-auth-cache",
+        action="store_true",
+        help="skip W1 of Doorkeeper + AuthCache (a second Doorkeeper server)",
+    )
     parser.add_argument("--duration", type=float, help="seconds of one run (W1)")
     parser.add_argument("--runs", type=int, help="runs per figure (median)")
     parser.add_argument("--w4-sizes", help="comma-separated user counts")
@@ -63,9 +71,11 @@ def make_settings(args: argparse.Namespace, generator: str) -> Settings:
             warmup=0.0,
             w2_duration=1.0,
             w3_rate=20.0,
-            w4_sizes=(200, 500, 1000),
+            w4_sizes=(200, 1000),
             w4_duration=1.0,
             w6_logins=200,
+            w6_checkpoints=2,
+            fresh_servers=False,
             hash_samples=20,
             hasher="cheap",
         )
@@ -121,7 +131,31 @@ def header(settings: Settings, libs: list[str], facts: dict[str, Any]) -> str:
     for lib in libs:
         versions = ", ".join(f"{k} {v}" for k, v in facts["versions"][lib].items())
         lines.append(f"- {LABELS[lib]} side: {versions}")
+    if facts.get("auth_cache"):
+        lines.append(
+            f"- {LABELS[CACHED]} (W1 only): a second Doorkeeper server, started right after "
+            "Doorkeeper's W1, whose every FastAPIUsers is given one `AuthCache(ttl_seconds=5.0, "
+            "redis=<the app's client>)` (a per-process cache of token → user, invalidated "
+            "over Redis pub/sub)"
+        )
+    if facts.get("floor"):
+        lines.append(
+            "- W1 graph floor: GET /floor/users/me on Doorkeeper's server, depending on what "
+            "/users/me depends on (user manager → user database → session, the bearer "
+            "scheme, the JWT strategy) and answering a constant user through the same "
+            "response model, checking nothing: the ceiling of FastAPI Users' dependency shape"
+        )
     return "\n".join(lines)
+
+
+def w1_auth_cache(settings: Settings, results: Results, url: str, prefix: str) -> None:
+    """W1 on a second Doorkeeper server, given the AuthCache: started right after
+    Doorkeeper's W1 (same minute, same machine load) while the first server idles."""
+    print(f"{LABELS[CACHED]}: a second server, W1 only", flush=True)
+    with Server(
+        "doorkeeper", url, f"{prefix}{CACHED}:", settings.hasher, auth_cache=True
+    ) as server:
+        workloads.w1(settings, results, server, workloads.prepare(server))
 
 
 def run(args: argparse.Namespace) -> str:
@@ -152,19 +186,26 @@ def run(args: argparse.Namespace) -> str:
     results = Results()
     print(f"benchmark {run_id}: {', '.join(libs)}; generator {facts['generator']}", flush=True)
     urls = {}
+    # Quick mode: W4 and W6 on each library's first server (its hasher is the cheap one
+    # already) instead of servers of their own: fewer server starts, the same code paths.
+    shared = not settings.fresh_servers and settings.hasher == "cheap"
+    first = {"W1", "W2", "W3", "W5"} | ({"W4", "W6"} if shared else set())
     try:
         for lib, name in databases.items():
             urls[lib] = harness.create_database(name)
-        for lib in libs:
-            if not only & {"W1", "W2", "W3", "W5"}:
-                break
+        for lib in libs if only & first else []:
             print(f"{LABELS[lib]}, {settings.hasher} hasher", flush=True)
             with Server(lib, urls[lib], prefix + lib + ":", settings.hasher) as server:
                 tokens = workloads.prepare(server)
                 if "W1" in only:
                     if lib == "doorkeeper":
                         workloads.w1_bare(settings, results, server)
+                        workloads.w1_floor(settings, results, server, tokens["jwt"])
+                        facts["floor"] = True
                     workloads.w1(settings, results, server, tokens)
+                    if lib == "doorkeeper" and not args.no_auth_cache:
+                        w1_auth_cache(settings, results, urls[lib], prefix)
+                        facts["auth_cache"] = True
                 if "W3" in only:
                     workloads.w3_idle(settings, results, server, tokens)
                 if "W2" in only:
@@ -173,15 +214,19 @@ def run(args: argparse.Namespace) -> str:
                     workloads.w3(settings, results, server, tokens)
                 if "W5" in only:
                     workloads.w5(settings, results, server)
+                for strategy in ("db", "redis") if shared and "W6" in only else ():
+                    workloads.w6(settings, results, server, strategy)
+                if shared and "W4" in only:
+                    workloads.w4(settings, results, server, databases[lib])
         # W6 before W4: its logins must not pay for W4's million users (FastAPI Users'
         # lookup scans them all).
-        for lib in libs if "W6" in only else []:
+        for lib in libs if "W6" in only and not shared else []:
             for strategy in ("db", "redis"):
                 print(f"{LABELS[lib]}, W6 {strategy}: a fresh server", flush=True)
                 with Server(lib, urls[lib], prefix + lib + ":", "cheap") as server:
                     workloads.prepare(server)
                     workloads.w6(settings, results, server, strategy)
-        for lib in libs if "W4" in only else []:
+        for lib in libs if "W4" in only and not shared else []:
             print(f"{LABELS[lib]}, W4 with up to {settings.w4_sizes[-1]:,} users", flush=True)
             with Server(lib, urls[lib], prefix + lib + ":", "cheap") as server:
                 workloads.prepare(server)

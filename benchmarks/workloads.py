@@ -39,8 +39,10 @@ class Settings:
     w4_duration: float = 5.0
     w5_attempts: int = 20
     w6_logins: int = 20_000  # per figure; 100k adds 15-30 minutes here (--w6-logins)
+    w6_checkpoints: int = 5  # RSS read after each 1/n of the logins
     hash_samples: int = 10
     hasher: str = "prod"  # of W1-W3 and W5 (W4 and W6 always use the cheap one)
+    fresh_servers: bool = True  # W4, W6 on servers of their own (quick mode: on the first)
 
 
 @dataclass
@@ -151,12 +153,25 @@ def w1(settings: Settings, results: Results, server: Server, tokens: dict[str, s
             connections=32,
             duration=settings.duration,
         )
-        results.add(f"W1 {strategy}", server.lib, measure(settings, load, "rps"))
+        results.add(f"W1 {strategy}", server.key, measure(settings, load, "rps"))
 
 
 def w1_bare(settings: Settings, results: Results, server: Server) -> None:
     load = Load(server.port, "/bare", connections=32, duration=settings.duration)
     results.add("W1 bare", "bare", measure(settings, load, "rps"))
+
+
+def w1_floor(settings: Settings, results: Results, server: Server, token: str) -> None:
+    """GET /floor/users/me: /users/me's dependency graph (JWT backend), a constant answer.
+    A bearer header as /users/me gets: the transport's scheme parses it."""
+    load = Load(
+        server.port,
+        "/floor/users/me",
+        headers=bearer(token),
+        connections=32,
+        duration=settings.duration,
+    )
+    results.add("W1 floor", server.key, measure(settings, load, "rps"))
 
 
 def login_load(server: Server, settings: Settings, body: str = LOGIN_BODY) -> Load:
@@ -198,8 +213,8 @@ def w2(settings: Settings, results: Results, server: Server) -> None:
     start = loadavg()
     alone = hashing_alone(settings, min(5.0, settings.w2_duration))
     figure = measure(settings, login_load(server, settings), "rps")
-    results.add("W2 hashing alone", server.lib, Figure("rps", [alone], start, loadavg()))
-    results.add("W2", server.lib, figure)
+    results.add("W2 hashing alone", server.key, Figure("rps", [alone], start, loadavg()))
+    results.add("W2", server.key, figure)
 
 
 def probe(server: Server, settings: Settings, token: str) -> Load:
@@ -228,7 +243,7 @@ def settle(server: Server, limit: float = 60.0) -> None:
 def w3_idle(settings: Settings, results: Results, server: Server, tokens: dict[str, str]) -> None:
     settle(server)
     idle = measure(settings, probe(server, settings, tokens["jwt"]), "p99_ms", warmup=False)
-    results.add("W3 idle", server.lib, idle)
+    results.add("W3 idle", server.key, idle)
 
 
 def w3(settings: Settings, results: Results, server: Server, tokens: dict[str, str]) -> None:
@@ -240,7 +255,7 @@ def w3(settings: Settings, results: Results, server: Server, tokens: dict[str, s
         runs.append(run_load(probe(server, settings, tokens["jwt"]), "python"))
         logins.result()
         settle(server)
-    results.add("W3 loaded", server.lib, Figure("p99_ms", runs, start, loadavg()))
+    results.add("W3 loaded", server.key, Figure("p99_ms", runs, start, loadavg()))
 
 
 async def _register_race(base_url: str, emails: list[str]) -> Counter[int]:
@@ -267,7 +282,7 @@ def w5(settings: Settings, results: Results, server: Server) -> None:
         start = loadavg()
         counts = asyncio.run(_register_race(server.base_url, emails))
         run = {"201": counts[201], "400": counts[400], "500": counts[500], "all": dict(counts)}
-        results.add(key, server.lib, Figure("201", [run], start, loadavg()))
+        results.add(key, server.key, Figure("201", [run], start, loadavg()))
 
 
 # --- W4: many users, cheap hasher ----------------------------------------------------------
@@ -323,15 +338,16 @@ def w4(settings: Settings, results: Results, server: Server, database: str) -> N
             duration=settings.w4_duration,
         )
         figure = measure(settings, load, "p50_ms")
-        results.add(f"W4 {size}", server.lib, figure)
-        results.facts[f"plan {server.lib} {size}"] = plan
+        results.add(f"W4 {size}", server.key, figure)
+        results.facts[f"plan {server.key} {size}"] = plan
 
 
 # --- W6: memory after many logins, cheap hasher ---------------------------------------------
 
 
 def w6(settings: Settings, results: Results, server: Server, strategy: str) -> None:
-    """RSS after a warm-up, then at five checkpoints up to `w6_logins` logins."""
+    """RSS after a warm-up (none if `settings.warmup` is 0: quick mode), then at
+    `w6_checkpoints` checkpoints up to `w6_logins` logins."""
     load = Load(
         server.port,
         f"/auth/{strategy}/login",
@@ -342,11 +358,13 @@ def w6(settings: Settings, results: Results, server: Server, strategy: str) -> N
         duration=3600,
         total=min(1000, settings.w6_logins),
     )
-    run_load(load, settings.generator)  # warm-up (and the first login's rehash)
+    if settings.warmup > 0:
+        run_load(load, settings.generator)  # warm-up (and the first login's rehash)
     before, start = server.rss_kib(), loadavg()
     done, seconds, failures, checkpoints = 0, 0.0, 0, []
-    for step in range(1, 6):
-        load.total = settings.w6_logins * step // 5 - done
+    steps = settings.w6_checkpoints
+    for step in range(1, steps + 1):
+        load.total = settings.w6_logins * step // steps - done
         part = run_load(load, settings.generator)
         done += part["requests"]
         seconds += part["duration_s"]
@@ -362,4 +380,4 @@ def w6(settings: Settings, results: Results, server: Server, strategy: str) -> N
         "hwm_kib": server.rss_kib("VmHWM"),
         "generator": settings.generator,
     }
-    results.add(f"W6 {strategy}", server.lib, Figure("rss_after_kib", [run], start, loadavg()))
+    results.add(f"W6 {strategy}", server.key, Figure("rss_after_kib", [run], start, loadavg()))
