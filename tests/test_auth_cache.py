@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
+import redis.asyncio
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -316,3 +317,23 @@ async def test_a_stale_answer_is_not_kept_for_a_token_read_during_a_change(
         await manager.user_db.update(await manager.get(user.id), {"first_name": "x"})
     cache.put(app.backend, "tok", user, None, None, epoch)
     assert len(cache) == 0
+
+
+@pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)  # Redis is what goes away
+async def test_a_storage_outage_empties_the_cache(
+    session_maker: async_sessionmaker[AsyncSession], cache: AuthCache
+) -> None:
+    down = redis.asyncio.from_url("redis://127.0.0.1:1/0", decode_responses=True)
+    down.test_prefix = "dk-test:down:"
+    app = make_app(session_maker, cache, "redis", down)
+    user = await loaded_user(app, "outage@example.com")
+    cache.put(app.backend, "remembered", user, None, None, cache.epoch)
+    try:
+        async with app.client() as client:
+            response = await client.get("/users/me", headers=app.auth("not-remembered"))
+            assert response.status_code == 503
+            assert len(cache) == 0
+            response = await client.get("/users/me", headers=app.auth("remembered"))
+            assert response.status_code == 503
+    finally:
+        await down.aclose()

@@ -226,6 +226,8 @@ class Authenticator(Generic[UP, ID]):
                     backend.name,
                     type(error).__name__,
                 )
+                if cache is not None:  # fail closed: no cached answer while storage is out
+                    cache.clear()
                 unavailable = True
                 continue
             if user is not None:
