@@ -35,7 +35,7 @@ serve: $(STAMP)
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage
 
-# Doorkeeper and FastAPI Users side by side (about 15 minutes; see benchmarks/README.md).
+# Doorkeeper and FastAPI Users side by side (about 20 minutes; see benchmarks/README.md).
 # FastAPI Users comes from the package registry into its own venv, never into .venv.
 BENCH_VENV := benchmarks/.venv-fastapi-users
 
