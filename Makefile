@@ -27,7 +27,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix src tests examples
 
 test: lint
-	$(BIN)/pytest -n auto --cov --cov-report=term $(PYTEST_ARGS)
+	$(BIN)/pytest -n auto --dist loadgroup --cov --cov-report=term $(PYTEST_ARGS)
 
 serve: $(STAMP)
 	$(BIN)/doorkeeper serve --host 127.0.0.1 --port 8000

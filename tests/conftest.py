@@ -28,6 +28,11 @@ from tests.services import MYSQL_URL, POSTGRES_URL, REDIS_URL, service_missing
 
 DATABASES = ["sqlite", "postgresql", "mariadb"]
 
+# `make test` spreads tests over pytest-xdist workers with `--dist loadgroup`: the tests
+# marked `xdist_group("timing")` (those comparing medians of timings, and the benchmark's
+# quick mode, which loads every CPU) all run on one worker, one after the other, so no
+# two of them ever run at the same time.
+
 
 def cheap_password_helper() -> PasswordHelper:
     """Argon2id with minimal cost: for tests that are not about hashing."""

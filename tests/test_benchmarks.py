@@ -16,6 +16,8 @@ from tests.services import POSTGRES_URL, REDIS_URL, service_missing
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN = ROOT / "benchmarks" / "run.py"
+# The quick mode loads both CPUs: never beside the timing tests (conftest.py).
+pytestmark = pytest.mark.xdist_group("timing")
 
 W1_ROWS = [
     "| W1 jwt GET /users/me",

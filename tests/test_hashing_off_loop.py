@@ -23,7 +23,7 @@ from doorkeeper.password import PasswordHelper
 from tests.managers import UserManager
 from tests.models import User
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("timing")]  # see conftest.py
 
 
 async def test_event_loop_keeps_running_while_hashing(session: AsyncSession) -> None:

@@ -59,6 +59,7 @@ def realistic_password_helper() -> PasswordHelper:
     )
 
 
+@pytest.mark.xdist_group("timing")  # see conftest.py
 @pytest.mark.slow
 @pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)
 async def test_security_10_login_same_answer_and_time(
@@ -145,6 +146,7 @@ async def test_security_11_same_answer_for_every_address(dk: App, route: str) ->
     assert len(tokens) == len(expected) + 1
 
 
+@pytest.mark.xdist_group("timing")  # see conftest.py
 @pytest.mark.slow
 @pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)
 @pytest.mark.parametrize("route", ROUTES)
