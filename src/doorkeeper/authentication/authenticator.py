@@ -215,7 +215,7 @@ class Authenticator(Generic[UP, ID]):
                 if cached is not None:
                     return cached[0], token, cached[1]
                 epoch = cache.epoch
-            take_token_expiry()  # forget any expiry noted before this read
+                take_token_expiry()  # forget any expiry noted before this read
             try:
                 user = await strategy.read_token(token, user_manager)
             except Exception as error:

@@ -58,7 +58,7 @@ Snapshot = tuple[dict[str, Any], dict[str, Any]]
 
 @dataclass(slots=True)
 class _Entry:
-    backend: Any
+    backend: Any  # held so that `id(backend)` in the entry's key stays this backend's
     shape: _Shape
     snapshot: Snapshot
     user_id: str
@@ -209,7 +209,7 @@ class AuthCache:
         entry = self._entries.get(key)
         if entry is None:
             return None
-        if entry.backend is not backend or entry.expires <= time.monotonic():
+        if entry.expires <= time.monotonic():
             self._drop(key)
             return None
         return _rebuild(entry, user_manager), entry.token_id
