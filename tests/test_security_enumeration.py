@@ -9,7 +9,7 @@ import random
 import statistics
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -59,14 +59,130 @@ def realistic_password_helper() -> PasswordHelper:
     )
 
 
+class CountingArgon2(Argon2Hasher):
+    """Argon2id that records each operation it runs, with its parameters."""
+
+    operations: ClassVar[list[str]] = []
+
+    def hash(self, password: str | bytes, *, salt: bytes | None = None) -> str:
+        digest = super().hash(password, salt=salt)
+        self.operations.append("hash " + digest.split("$")[3])
+        return digest
+
+    def verify(self, password: str | bytes, hash: str | bytes) -> bool:
+        params = (hash if isinstance(hash, str) else hash.decode()).split("$")[3]
+        self.operations.append("verify " + params)
+        return super().verify(password, hash)
+
+
+def counting_password_helper() -> PasswordHelper:
+    """A new helper per call, as a manager built per request makes one."""
+    return PasswordHelper(
+        PasswordHash((CountingArgon2(time_cost=1, memory_cost=1024, parallelism=1),))
+    )
+
+
+class DocsShapedHelper(PasswordHelper):
+    """An app's own subclass: its dummy hash is its own, not the base class's."""
+
+
+@pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("helper_class", [PasswordHelper, DocsShapedHelper])
+async def test_security_10_unknown_email_costs_one_verification_per_request_manager(
+    session_maker: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+    helper_class: type[PasswordHelper],
+) -> None:
+    """FastAPI Users' documented shape: `UserManager(user_db, PasswordHelper(...))` per
+    request. Every login, known or not, costs exactly one Argon2 operation with the
+    configured parameters; the dummy hash is made once per configuration per process."""
+
+    def per_request_helper() -> PasswordHelper:
+        return helper_class(
+            PasswordHash((CountingArgon2(time_cost=1, memory_cost=1024, parallelism=2),))
+        )
+
+    monkeypatch.setattr(tests.apps, "cheap_password_helper", per_request_helper)
+    dk = build_app(session_maker)
+    await dk.create_user("known@example.com")
+    CountingArgon2.operations.clear()
+    async with dk.client() as client:
+        for email, password in [
+            ("nobody-1@example.com", PASSWORD),
+            ("nobody-2@example.com", PASSWORD),
+            ("known@example.com", "a-wrong-but-long-password-1"),
+            ("nobody-3@example.com", "another-long-password-2"),
+        ]:
+            before = len(CountingArgon2.operations)
+            response = await client.post(
+                f"{dk.prefix}/login", data={"username": email, "password": password}
+            )
+            assert response.status_code == 400
+            spent = CountingArgon2.operations[before:]
+            assert len(spent) == 1, (email, spent)
+            assert spent[0].endswith("m=1024,t=1,p=2"), spent
+    # One dummy hash at most for this configuration in the whole process (the first
+    # unknown login made it, or an earlier test with the same configuration did).
+    assert sum(op.startswith("hash") for op in CountingArgon2.operations) <= 1
+
+
+def test_security_10_a_password_that_nfkc_changes_costs_two_verifications_either_way() -> None:
+    """`verify_and_update` tries the raw form too when NFKC changes a password, so a
+    wrong password costs two verifications; the dummy must cost two as well."""
+    helper = counting_password_helper()
+    stored = helper.hash("the-right-password")
+    helper.verify_dummy("warm-up")  # the process' dummy hash for this configuration
+    decomposed = "cafe\u0301-wrong-password"
+    CountingArgon2.operations.clear()
+    assert helper.verify_and_update(decomposed, stored) == (False, None)
+    wrong_password = list(CountingArgon2.operations)
+    CountingArgon2.operations.clear()
+    counting_password_helper().verify_dummy(decomposed)
+    assert CountingArgon2.operations == wrong_password
+    assert len(wrong_password) == 2
+
+
+def test_security_10_dummy_hash_is_shared_by_configuration_not_by_instance() -> None:
+    first, second = counting_password_helper(), counting_password_helper()
+    first.verify_dummy("x")
+    CountingArgon2.operations.clear()
+    second.verify_dummy("y")
+    assert [op.split()[0] for op in CountingArgon2.operations] == ["verify"]
+    assert second._dummy_hash == first._dummy_hash
+    other = PasswordHelper(
+        PasswordHash((CountingArgon2(time_cost=2, memory_cost=1024, parallelism=1),))
+    )
+    CountingArgon2.operations.clear()
+    other.verify_dummy("z")
+    assert CountingArgon2.operations == ["hash m=1024,t=2,p=1"]
+    assert other._dummy_hash != first._dummy_hash
+    # A configuration that cannot be described keeps a dummy hash per helper.
+    opaque = PasswordHelper(PasswordHash((OpaqueHasher(),)))
+    opaque.verify_dummy("a")
+    assert opaque._dummy_hash is not None
+    assert PasswordHelper(PasswordHash((OpaqueHasher(),)))._dummy_hash is None
+
+
+class OpaqueHasher(Argon2Hasher):
+    """A hasher whose configuration holds an object the cache key cannot describe."""
+
+    def __init__(self) -> None:
+        super().__init__(time_cost=1, memory_cost=64, parallelism=1)
+        self.tuning = object()
+
+
 @pytest.mark.xdist_group("timing")  # see conftest.py
 @pytest.mark.slow
 @pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("lifetime", ["shared helper", "helper per request"])
 async def test_security_10_login_same_answer_and_time(
-    session_maker: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+    session_maker: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+    lifetime: str,
 ) -> None:
     helper = realistic_password_helper()
-    monkeypatch.setattr(tests.apps, "cheap_password_helper", lambda: helper)
+    factory = (lambda: helper) if lifetime == "shared helper" else realistic_password_helper
+    monkeypatch.setattr(tests.apps, "cheap_password_helper", factory)
     dk = build_app(session_maker)
     await dk.create_user("known@example.com")
     await dk.create_user("inactive@example.com", is_active=False)

@@ -6,9 +6,13 @@ These methods are synchronous and CPU-bound: the manager runs them in a worker t
 (see `doorkeeper.concurrency`), never on the event loop.
 """
 
+import dataclasses
+import enum
 import secrets
+import threading
 import unicodedata
-from typing import Protocol
+from collections.abc import Hashable
+from typing import Any, Protocol
 
 from pwdlib import PasswordHash
 from pwdlib.exceptions import UnknownHashError
@@ -35,6 +39,40 @@ def default_password_hash() -> PasswordHash:
     """Argon2id with argon2-cffi's defaults (t=3, m=64 MiB, p=4: above OWASP's rows),
     then bcrypt so that imported bcrypt hashes verify and are re-hashed."""
     return PasswordHash((Argon2Hasher(), BcryptHasher()))
+
+
+# One dummy hash per hasher configuration per process (SECURITY C10). FastAPI Users' docs
+# build a `UserManager` (and so a `PasswordHelper`) per request: a dummy hash made per
+# instance would cost an unknown e-mail one hash *and* one verification, twice a wrong
+# password's time. A cache that may be lost: a new process makes its own on first use.
+_DUMMY_HASHES: dict[Hashable, str] = {}
+_DUMMY_LOCK = threading.Lock()
+_MAX_DEPTH = 4
+
+
+def _config_key(value: Any, depth: int = 0) -> Hashable:
+    """A hashable description of a hasher's configuration (its class and parameters).
+
+    Two helpers with equal keys make hashes that cost the same to verify. Raises
+    `TypeError` when the configuration cannot be described (then no cache is shared).
+    """
+    if value is None or isinstance(value, (bool, int, float, str, bytes, enum.Enum)):
+        return value
+    if depth >= _MAX_DEPTH:
+        raise TypeError("hasher configuration nested too deeply")
+    if isinstance(value, (tuple, list)):
+        return tuple(_config_key(item, depth + 1) for item in value)
+    kind = f"{type(value).__module__}.{type(value).__qualname__}"
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    elif hasattr(value, "__dict__"):
+        fields = dict(vars(value))
+    else:
+        slots = [name for cls in type(value).__mro__ for name in getattr(cls, "__slots__", ())]
+        if not slots:
+            raise TypeError(f"cannot describe {kind}")
+        fields = {name: getattr(value, name) for name in slots if hasattr(value, name)}
+    return (kind, tuple(sorted((k, _config_key(v, depth + 1)) for k, v in fields.items())))
 
 
 class PasswordHelper(PasswordHelperProtocol):
@@ -75,8 +113,42 @@ class PasswordHelper(PasswordHelperProtocol):
         """A random password of 256 bits, for accounts that sign in another way."""
         return secrets.token_urlsafe(32)
 
+    def _dummy_key(self) -> Hashable | None:
+        try:
+            cls = type(self)
+            hasher = self.password_hash.hashers[0]
+            return (f"{cls.__module__}.{cls.__qualname__}", _config_key(hasher))
+        except TypeError:
+            return None
+
     def verify_dummy(self, password: str) -> None:
-        """Spend the time of one verification, for a user that does not exist."""
-        if self._dummy_hash is None:
-            self._dummy_hash = self.hash(secrets.token_urlsafe(16))
-        self._verify(normalize_password(password), self._dummy_hash)
+        """Spend the time of one verification, for a user that does not exist.
+
+        The dummy hash is made once per hasher configuration per process and shared by
+        every helper with that configuration, so a manager built per request (FastAPI
+        Users' documented shape) pays one verification, not a hash and a verification.
+        The first call in a process makes the dummy hash instead of verifying: one
+        operation of the same hasher with the same parameters, so the same cost. A
+        password that NFKC changes costs a second verification, as `verify_and_update`
+        spends on a wrong one (it tries the raw form too).
+        """
+        normalized = normalize_password(password)
+        if normalized != password:
+            self._verify_dummy_once(password)
+        self._verify_dummy_once(normalized)
+
+    def _verify_dummy_once(self, password: str) -> None:
+        dummy = self._dummy_hash
+        key = self._dummy_key() if dummy is None else None
+        if dummy is None and key is not None:
+            with _DUMMY_LOCK:
+                dummy = _DUMMY_HASHES.get(key)
+        if dummy is not None:
+            self._dummy_hash = dummy
+            self._verify(password, dummy)
+            return
+        dummy = self.hash(secrets.token_urlsafe(16))
+        if key is not None:
+            with _DUMMY_LOCK:
+                dummy = _DUMMY_HASHES.setdefault(key, dummy)
+        self._dummy_hash = dummy
