@@ -17,7 +17,7 @@ from fastapi import Depends, FastAPI
 from doorkeeper import Doorkeeper, DoorkeeperSettings, SQLAlchemyAdapter, schemas
 from doorkeeper.adapter.models import User
 from doorkeeper.email import ConsoleEmailSender, EmailMessage, MemoryEmailSender
-from doorkeeper.settings import ENV_PREFIX, ConfigurationError
+from doorkeeper.settings import ENV_PREFIX, RESERVED_ENV_PREFIX, ConfigurationError
 from tests.conftest import cheap_password_helper
 
 SECRET = "a-doorkeeper-test-secret-of-more-than-32-bytes-0123456789"
@@ -30,9 +30,8 @@ LOCAL_URL = "http://localhost:8000"
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No DOORKEEPER_* setting nor `.env` of the machine leaks into a test."""
     for name in list(os.environ):
-        if name.upper().startswith(ENV_PREFIX) and name.upper()[len(ENV_PREFIX) :].lower() in (
-            DoorkeeperSettings.model_fields
-        ):
+        upper = name.upper()
+        if upper.startswith(ENV_PREFIX) and not upper.startswith(RESERVED_ENV_PREFIX):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
 

@@ -1,6 +1,7 @@
 """`DoorkeeperSettings`: DOORKEEPER_* variables, `.env`, safe defaults, readable errors."""
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import SecretStr, ValidationError
@@ -48,7 +49,7 @@ def test_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_dotenv_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / ".env").write_text(
         f"DOORKEEPER_SECRET={SECRET}\nDOORKEEPER_DATABASE_URL=sqlite+aiosqlite:///./x.db\n"
-        "OTHER_APP_SETTING=1\nDOORKEEPER_UNKNOWN=2\n"
+        "OTHER_APP_SETTING=1\n"
     )
     settings = DoorkeeperSettings()
     assert settings.database_url == "sqlite+aiosqlite:///./x.db"
@@ -141,3 +142,65 @@ def test_the_documentation_lists_every_variable() -> None:
     documentation = (Path(__file__).parent.parent / "docs" / "doorkeeper.md").read_text()
     documented = set(re.findall(r"^\| `DOORKEEPER_([A-Z_]+)` \|", documentation, re.MULTILINE))
     assert documented == {name.upper() for name in DoorkeeperSettings.model_fields}
+
+
+# --- names that are not settings (issue 13.3) ------------------------------------------
+
+
+def test_a_misspelt_argument_names_the_setting_meant() -> None:
+    with pytest.raises(ConfigurationError, match=r"unknown setting 'auth_strategy'.*'strategy'"):
+        DoorkeeperSettings(secret=SECRET, auth_strategy="jwt")
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(secret=SECRET, redis_ulr="redis://localhost")
+    assert str(caught.value) == (
+        "unknown setting 'redis_ulr' (DOORKEEPER_REDIS_ULR): "
+        "did you mean 'redis_url' (DOORKEEPER_REDIS_URL)?"
+    )
+    with pytest.raises(ConfigurationError, match=r"unknown setting 'zzz'.*docs/doorkeeper.md"):
+        load_settings(secret=SECRET, zzz=1)
+
+
+def test_an_unknown_variable_names_the_variable_meant(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOORKEEPER_SECRET", SECRET)
+    monkeypatch.setenv("doorkeeper_stratgy", "jwt")
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    assert str(caught.value) == (
+        "unknown environment variable DOORKEEPER_STRATGY: did you mean DOORKEEPER_STRATEGY?"
+    )
+
+
+def test_an_unknown_variable_in_dotenv_is_refused(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(f"DOORKEEPER_SECRET={SECRET}\nDOORKEEPER_PUBLIC_ULR=x\n")
+    with pytest.raises(ConfigurationError, match="PUBLIC_ULR: did you mean DOORKEEPER_PUBLIC_URL"):
+        load_settings()
+
+
+def test_variables_that_are_not_settings_are_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOORKEEPER_DEBUG", "1")
+    monkeypatch.setenv("DOORKEEPER_TEST_ANYTHING", "1")
+    assert load_settings(secret=SECRET).auth_strategy == "database"
+
+
+def test_a_misspelt_doorkeeper_argument_names_the_one_meant() -> None:
+    from doorkeeper import Doorkeeper
+
+    with pytest.raises(TypeError, match=r"unknown argument 'redis_ur': did you mean 'redis_url'"):
+        Doorkeeper(secret=SECRET, redis_ur="redis://localhost")  # type: ignore[call-arg]
+    with pytest.raises(TypeError) as caught:
+        Doorkeeper(secret=SECRET, auth_strategy="jwt")  # type: ignore[call-arg]
+    assert "the setting 'strategy'" in str(caught.value)
+    assert "DoorkeeperSettings(strategy=...)" in str(caught.value)
+    with pytest.raises(TypeError, match="unknown argument 'qqq'"):
+        Doorkeeper(secret=SECRET, qqq=1)  # type: ignore[call-arg]
+
+
+def test_a_subclass_taking_any_keyword_is_not_second_guessed() -> None:
+    from doorkeeper import Doorkeeper
+
+    class Flexible(Doorkeeper):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            self.extra = kwargs.pop("extra")
+            super().__init__(*args, **kwargs)
+
+    assert Flexible(secret=SECRET, extra=1).extra == 1

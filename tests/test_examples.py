@@ -30,7 +30,7 @@ COOKIE_REDIS_EXAMPLE = EXAMPLES / "sqlalchemy_cookie_redis"
 ALL_EXAMPLES = [JWT_EXAMPLE, COOKIE_REDIS_EXAMPLE]
 # An interpreter with FastAPI Users installed, to run the examples renamed back.
 REF_PYTHON = Path(
-    os.environ.get("DOORKEEPER_REFERENCE_PYTHON", "/tmp/ref/bin/python")  # noqa: S108
+    os.environ.get("DOORKEEPER_TEST_REFERENCE_PYTHON", "/tmp/ref/bin/python")  # noqa: S108
 )
 START_TIMEOUT = 20.0
 PASSWORD = "correct-horse-battery-staple-42"

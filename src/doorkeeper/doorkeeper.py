@@ -9,6 +9,8 @@ and mail with safe defaults, built only from the compatible building blocks::
     async def hello(user: User = Depends(auth.current_user(active=True))): ...
 """
 
+import inspect
+import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -19,6 +21,7 @@ from pydantic import SecretStr
 
 from doorkeeper import schemas
 from doorkeeper.adapter import SQLAlchemyAdapter
+from doorkeeper.adapter.engine import describe_url
 from doorkeeper.adapter.models import User
 from doorkeeper.authentication import (
     AuthenticationBackend,
@@ -30,7 +33,7 @@ from doorkeeper.authentication import (
 from doorkeeper.authentication.strategy.db import DatabaseStrategy
 from doorkeeper.batteries.hooks import Hook, HookMethods
 from doorkeeper.batteries.manager import DoorkeeperUserManager
-from doorkeeper.batteries.storage import ping_redis, prepare_storage
+from doorkeeper.batteries.storage import ping_redis, prepare_storage, redis_location
 from doorkeeper.batteries.wiring import (
     make_adapter,
     make_auth_cache,
@@ -50,8 +53,11 @@ from doorkeeper.password import PasswordHelperProtocol
 from doorkeeper.password_policy import PasswordPolicy
 from doorkeeper.rbac.errors import RoleNotFound
 from doorkeeper.settings import (
+    ENV_PREFIX,
     DoorkeeperSettings,
+    closest_name,
     load_settings,
+    unknown_name_message,
 )
 from doorkeeper.types import DependencyCallable
 
@@ -60,6 +66,7 @@ __all__ = ["Doorkeeper", "DoorkeeperUserManager", "UserCreate", "UserRead", "Use
 TOKEN_AUDIENCE = "doorkeeper:auth"  # noqa: S105 - a JWT audience, not a secret
 REDIS_KEY_PREFIX = "doorkeeper:token:"
 REDIS_SESSION_KEY_PREFIX = "doorkeeper:session:"
+logger = logging.getLogger("doorkeeper")
 
 
 def _set_by_subclass(cls: type, name: str) -> bool:
@@ -119,6 +126,26 @@ class Doorkeeper(HookMethods):
     """Namespace of the Redis strategy's keys."""
     redis_session_key_prefix: str = REDIS_SESSION_KEY_PREFIX
     """Namespace of the login sessions' keys, with the Redis strategy."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> "Doorkeeper":
+        # Python's own TypeError for a misspelt keyword does not say what was meant.
+        parameters = inspect.signature(cls.__init__).parameters
+        if any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+            return super().__new__(cls)
+        for name in kwargs:
+            if name in parameters:
+                continue
+            valid = [p for p in parameters if p != "self"]
+            message = unknown_name_message("argument", name, valid, repr)
+            setting = closest_name(name, DoorkeeperSettings.model_fields)
+            if closest_name(name, valid) is None and setting is not None:
+                message = (
+                    f"unknown argument {name!r}: did you mean the setting {setting!r} "
+                    f"(settings=DoorkeeperSettings({setting}=...) or {ENV_PREFIX}"
+                    f"{setting.upper()})?"
+                )
+            raise TypeError(f"{cls.__name__}(): {message}")
+        return super().__new__(cls)
 
     def __init__(
         self,
@@ -388,8 +415,21 @@ class Doorkeeper(HookMethods):
             await self.adapter.role.ensure_role(role)
             await self.adapter.role.assign_role(user.id, role)
 
+    def describe_state(self) -> str:
+        """One line: where each piece of state lives (logged at start-up)."""
+        settings = self.settings
+        places = {"database": describe_url(self.adapter.engine.url)}
+        if settings.redis_url is not None:
+            places["redis"] = redis_location(settings.redis_url)
+        parts = [
+            f"{what}: {where} ({places[where]})" if where in places else f"{what}: {where}"
+            for what, where in settings.state_locations.items()
+        ]
+        return "Doorkeeper state: " + "; ".join(parts)
+
     async def startup(self) -> None:
         """Get the database ready (see `prepare_storage`) and check Redis answers."""
+        logger.info(self.describe_state())
         await prepare_storage(self.adapter)
         if self.settings.default_role is not None:
             await self.adapter.role.ensure_role(self.settings.default_role)

@@ -6,12 +6,16 @@ it (HMAC-SHA256 with a distinct label each), so a token of one kind never verifi
 another and no derived key reveals the secret.
 """
 
+import difflib
 import hashlib
 import hmac
+import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from dotenv import dotenv_values
 from pydantic import (
     Field,
     PrivateAttr,
@@ -42,6 +46,10 @@ MIN_SECRET_BYTES = 32
 GENERATE_SECRET_COMMAND = "doorkeeper secret generate"  # noqa: S105 - a command
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 _ERROR_PREFIX = "Value error, "
+NOT_SETTINGS = frozenset({f"{ENV_PREFIX}DEBUG"})
+"""`DOORKEEPER_*` variables that are not settings: the CLI's `DOORKEEPER_DEBUG`."""
+RESERVED_ENV_PREFIX = f"{ENV_PREFIX}TEST_"
+"""Variables under this prefix belong to Doorkeeper's own test suite, not to settings."""
 
 
 class ConfigurationError(ValueError):
@@ -52,6 +60,39 @@ def derive_secret(secret: str | SecretStr, label: str) -> str:
     """HMAC-SHA256(secret, label) in hex: a key of its own for each use of one secret."""
     value = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
     return hmac.new(value.encode("utf-8"), label.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def closest_name(name: str, candidates: Iterable[str]) -> str | None:
+    """The candidate most like `name` (a misspelling's likely intent), if any is close."""
+    matches = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    if matches:
+        return matches[0]
+    # A name that contains a valid one (`auth_strategy` for `strategy`), or the reverse.
+    parts = set(name.split("_"))
+    overlapping = [c for c in candidates if parts & set(c.split("_"))]
+    return max(overlapping, key=lambda c: len(parts & set(c.split("_"))), default=None)
+
+
+def unknown_name_message(
+    kind: str, name: str, candidates: Iterable[str], show: Callable[[str], str] = str
+) -> str:
+    """`unknown <kind> x: did you mean y?`, or a pointer to the list of names; `show`
+    writes a name as the message gives it."""
+    suggestion = closest_name(name, candidates)
+    hint = f"did you mean {show(suggestion)}?" if suggestion else "see docs/doorkeeper.md"
+    return f"unknown {kind} {show(name)}: {hint}"
+
+
+def _env_files(setting: Any) -> list[Path]:
+    """The `.env` files a settings class reads that exist (`env_file` may be a list)."""
+    if setting is None:
+        return []
+    paths = [setting] if isinstance(setting, (str, os.PathLike)) else list(setting)
+    return [Path(path) for path in paths if Path(path).is_file()]
+
+
+def _as_setting(name: str) -> str:
+    return f"'{name}' ({ENV_PREFIX}{name.upper()})"
 
 
 def is_local_url(url: str) -> bool:
@@ -67,7 +108,7 @@ class DoorkeeperSettings(BaseSettings):
         env_prefix=ENV_PREFIX,
         env_file=".env",
         env_file_encoding="utf-8",
-        extra="ignore",
+        extra="ignore",  # unknown names are refused by `_check_names`, by name
         hide_input_in_errors=True,  # never echo a secret in an error
         validate_default=False,
     )
@@ -82,6 +123,14 @@ class DoorkeeperSettings(BaseSettings):
     strategy: Literal["database", "jwt", "redis"] | None = None
     """How access tokens are kept: database rows, signed JWTs, or Redis keys.
     `None`: "redis" if `redis_url` is set, else "database"."""
+    session_store: Literal["database", "redis"] | None = None
+    """Where login sessions and refresh tokens live. `None`: "redis" with the Redis
+    strategy, else "database" (the auth cache or rate limits never move them)."""
+    oauth_state_store: Literal["database", "redis"] | None = None
+    """Where spent OAuth states are remembered (single use). `None`: as `session_store`."""
+    rate_limit_store: Literal["memory", "redis"] | None = None
+    """Where rate-limit counters live. `None`: "redis" if `redis_url` is set (shared by
+    every instance), else "memory" (one process only)."""
     access_token_lifetime_seconds: int = Field(default=3600, gt=0)
     refresh_tokens: bool = True
     """Login also returns a refresh token; POST /auth/{backend}/refresh rotates it."""
@@ -143,6 +192,36 @@ class DoorkeeperSettings(BaseSettings):
     _derived: frozenset[str] = PrivateAttr(default=frozenset())
     """The fields given as `None` and derived from the others."""
 
+    def __init__(self, **values: Any) -> None:
+        fields = type(self).model_fields
+        for name in values:
+            if not name.startswith("_") and name not in fields:
+                raise ConfigurationError(unknown_name_message("setting", name, fields, _as_setting))
+        super().__init__(**values)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _check_variables(cls, data: Any) -> Any:
+        """Refuse unknown `DOORKEEPER_*` variables, in the environment or `.env`."""
+        prefix = str(cls.model_config.get("env_prefix") or "").upper()
+        if not prefix:
+            return data
+        known = {f"{prefix}{name.upper()}" for name in cls.model_fields}
+        names = list(os.environ)
+        for path in _env_files(cls.model_config.get("env_file")):
+            names.extend(dotenv_values(path))
+        for variable in sorted({name.upper() for name in names}):
+            if (
+                variable.startswith(prefix)
+                and variable not in known
+                and variable not in NOT_SETTINGS
+                and not variable.startswith(RESERVED_ENV_PREFIX)
+            ):
+                raise ValueError(
+                    unknown_name_message("environment variable", variable, sorted(known))
+                )
+        return data
+
     @field_validator("secret")
     @classmethod
     def _check_secret(cls, value: SecretStr) -> SecretStr:
@@ -195,6 +274,24 @@ class DoorkeeperSettings(BaseSettings):
         if self.strategy is None:
             self.strategy = "redis" if self.redis_url is not None else "database"
             derived.add("strategy")
+        redis_or_database: Literal["database", "redis"] = (
+            "redis" if self.strategy == "redis" else "database"
+        )
+        if self.session_store is None:
+            self.session_store = redis_or_database
+            derived.add("session_store")
+        if self.oauth_state_store is None:
+            self.oauth_state_store = self.session_store
+            derived.add("oauth_state_store")
+        if self.rate_limit_store is None:
+            self.rate_limit_store = "redis" if self.redis_url is not None else "memory"
+            derived.add("rate_limit_store")
+        for name in ("session_store", "oauth_state_store", "rate_limit_store"):
+            if getattr(self, name) == "redis" and self.redis_url is None:
+                raise ValueError(
+                    f"{ENV_PREFIX}{name.upper()}=redis needs {ENV_PREFIX}REDIS_URL "
+                    "(e.g. redis://localhost:6379/0)"
+                )
         if self.cookie_secure is None:
             self.cookie_secure = not is_local_url(self.public_url)
             derived.add("cookie_secure")
@@ -206,6 +303,32 @@ class DoorkeeperSettings(BaseSettings):
         """The strategy in force (see `strategy`)."""
         assert self.strategy is not None  # derived by the validator
         return self.strategy
+
+    @property
+    def uses_redis(self) -> bool:
+        """Whether any piece of state, or the auth cache's channel, lives in Redis."""
+        return self.redis_url is not None and (
+            "redis" in self.state_locations.values() or bool(self.auth_cache_seconds)
+        )
+
+    @property
+    def state_locations(self) -> dict[str, str]:
+        """Where each piece of state lives, by name: `database`, `redis` or `memory`."""
+        strategy = self.auth_strategy
+        return {
+            "users": "database",
+            "access tokens": {"jwt": "signed tokens", "database": "database"}.get(
+                strategy, strategy
+            ),
+            "sessions": str(self.session_store),
+            "oauth states": str(self.oauth_state_store),
+            "rate limits": str(self.rate_limit_store) if self.rate_limits_enabled else "off",
+            "auth cache": (
+                "off"
+                if not self.auth_cache_seconds
+                else ("memory, invalidated over redis" if self.redis_url else "memory")
+            ),
+        }
 
     @property
     def secure_cookies(self) -> bool:

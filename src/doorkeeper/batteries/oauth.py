@@ -11,7 +11,7 @@ Each provider client is mounted under `/auth/{client.name}`:
 
 and `/users/me/oauth-accounts` lists and unlinks the caller's accounts. E-mail
 association is on (only for addresses the provider reports verified), spent states and
-one-time codes live in Redis when the app has it (under `oauth_redis_key_prefix`, a
+one-time codes live where `oauth_state_store` says (Redis under `oauth_redis_key_prefix`, a
 class attribute a subclass may set), else in the database, and provider
 tokens are encrypted under a key derived from the secret.
 """
@@ -51,7 +51,7 @@ def check_provider_names(providers: Sequence[Any]) -> None:
 
 
 def _state_store(auth: Any) -> SingleUseStore:
-    if auth.redis is not None:
+    if auth.settings.oauth_state_store == "redis":
         from doorkeeper.singleuse.redis import RedisSingleUseStore
 
         prefix = getattr(auth, "oauth_redis_key_prefix", REDIS_KEY_PREFIX)

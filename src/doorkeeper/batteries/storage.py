@@ -36,7 +36,7 @@ class RedisUnavailableError(ConnectionError):
     """Redis could not be reached; the message says where (without a password) and why."""
 
 
-def _redis_location(url: str) -> str:
+def redis_location(url: str) -> str:
     parts = urlsplit(url)
     host = parts.hostname or "localhost"
     port = f":{parts.port}" if parts.port else ""
@@ -52,7 +52,7 @@ async def ping_redis(client: Any, url: str) -> None:
             raise
         reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
         raise RedisUnavailableError(
-            f"Cannot reach Redis at {_redis_location(url)}: {reason}"
+            f"Cannot reach Redis at {redis_location(url)}: {reason}"
         ) from error
 
 

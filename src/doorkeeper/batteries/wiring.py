@@ -53,10 +53,13 @@ def make_email_templates(settings: DoorkeeperSettings) -> EmailTemplates:
 
 
 def make_redis(settings: DoorkeeperSettings) -> Any:
-    """One Redis client for the app's lifetime (the strategy and the authentication
-    cache use it), if either needs it."""
-    wanted = settings.auth_strategy == "redis" or (
-        settings.auth_cache_seconds > 0 and settings.redis_url is not None
+    """One Redis client for the app's lifetime, if a store the settings name (strategy,
+    sessions, OAuth states) or the authentication cache's channel needs it."""
+    wanted = (
+        settings.auth_strategy == "redis"
+        or settings.session_store == "redis"
+        or settings.oauth_state_store == "redis"
+        or (settings.auth_cache_seconds > 0 and settings.redis_url is not None)
     )
     if not wanted:
         return None
@@ -99,7 +102,7 @@ def make_rate_limiter(settings: DoorkeeperSettings) -> RateLimiter:
         )
         return RateLimiter(
             limits,
-            redis_url=settings.redis_url,
+            redis_url=settings.redis_url if settings.rate_limit_store == "redis" else None,
             key_prefix=settings.rate_limit_key_prefix,
             trusted_proxies=settings.trusted_proxies,
             enabled=settings.rate_limits_enabled,
@@ -127,9 +130,10 @@ def make_csrf(settings: DoorkeeperSettings) -> CSRFProtection:
 def make_sessions(
     settings: DoorkeeperSettings, redis: Any, adapter: SQLAlchemyAdapter, redis_key_prefix: str
 ) -> SessionService:
-    """Login sessions: in Redis with the Redis strategy, else in the database."""
+    """Login sessions where `session_store` says (default: Redis with the Redis
+    strategy, else the database)."""
     store: SessionStore
-    if redis is not None:
+    if settings.session_store == "redis":
         from doorkeeper.sessions.redis import RedisSessionStore
 
         store = RedisSessionStore(redis, key_prefix=redis_key_prefix)
