@@ -52,6 +52,7 @@ from doorkeeper.manager import BaseUserManager
 from doorkeeper.password import PasswordHelperProtocol
 from doorkeeper.password_policy import PasswordPolicy
 from doorkeeper.rbac.errors import RoleNotFound
+from doorkeeper.router.body_limit import APP_STATE_ATTRIBUTE
 from doorkeeper.settings import (
     ENV_PREFIX,
     DoorkeeperSettings,
@@ -447,7 +448,13 @@ class Doorkeeper(HookMethods):
 
     @asynccontextmanager
     async def lifespan(self, app: Any = None) -> AsyncIterator[None]:
-        """`FastAPI(lifespan=auth.lifespan)`: `startup()` before serving, `shutdown()` after."""
+        """`FastAPI(lifespan=auth.lifespan)`: `startup()` before serving, `shutdown()` after.
+
+        It also sets the app's request body limit for Doorkeeper's routes
+        (`max_body_bytes`; `doorkeeper.router.body_limit`)."""
+        state = getattr(app, "state", None)
+        if state is not None:
+            setattr(state, APP_STATE_ATTRIBUTE, self.settings.max_body_bytes)
         try:
             await self.startup()
         except BaseException:

@@ -186,6 +186,9 @@ class DoorkeeperSettings(BaseSettings):
     """The name mails and the OpenAPI page use."""
     default_role: str | None = None
     """A role every new user gets (made at start-up if missing); `None`: no role."""
+    max_body_bytes: int = Field(default=64 * 1024, gt=0)
+    """The largest request body a Doorkeeper route reads; larger ones get 413 before
+    parsing (SECURITY 43)."""
     admin_api: bool = True
     """Mount the admin routes (`/admin/users`, `/admin/roles`; docs/rbac.md)."""
 

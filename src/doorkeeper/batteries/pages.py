@@ -11,6 +11,8 @@ written as HTML.
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
+from doorkeeper.router.common import DoorkeeperRoute
+
 __all__ = ["PAGE_HEADERS", "pages_router"]
 
 PAGE_HEADERS = {
@@ -70,7 +72,7 @@ def _page(
 def pages_router(api_prefix: str = "/auth", users_prefix: str = "/users") -> APIRouter:
     """GET /verify, /reset-password, /forgot-password and /confirm-email (not in the
     OpenAPI schema)."""
-    router = APIRouter(include_in_schema=False)
+    router = APIRouter(include_in_schema=False, route_class=DoorkeeperRoute)
 
     @router.get("/verify")
     async def verify_page() -> HTMLResponse:

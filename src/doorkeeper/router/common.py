@@ -16,9 +16,23 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException
 
 from doorkeeper.authentication import csrf
-from doorkeeper.authentication.errors import SERVICE_UNAVAILABLE, is_unavailable_error
+from doorkeeper.authentication.errors import (
+    SERVICE_UNAVAILABLE,
+    is_unavailable_error,
+    schema_outdated_response_error,
+)
 from doorkeeper.openapi import OpenAPIResponseType as OpenAPIResponseType
 from doorkeeper.rbac import errors as rbac_errors
+from doorkeeper.router.body_limit import (
+    DEFAULT_MAX_BODY_BYTES,
+    BodyTooLarge,
+    Receive,
+    Scope,
+    body_limit_for,
+    declared_length,
+    limit_receive,
+    too_large_response,
+)
 
 logger = logging.getLogger("doorkeeper")
 
@@ -154,7 +168,9 @@ async def run_quietly(
     try:
         await job()
     except Exception as exc:
-        if is_unavailable_error(exc):
+        if schema_outdated_response_error(exc) is not None:
+            pass  # logged, with the command to run
+        elif is_unavailable_error(exc):
             logger.warning("%s skipped: storage unavailable (%s)", what, type(exc).__name__)
         else:
             logger.error("%s failed (%s)", what, type(exc).__name__, exc_info=exc)
@@ -207,9 +223,28 @@ class DoorkeeperRoute(APIRoute):
     * An error of the database or of Redis being unreachable (raised by a dependency,
       the authenticator included, or by the endpoint) becomes 503
       `{"detail": "SERVICE_UNAVAILABLE"}`: never a 500 or a stack trace.
+    * A user table without Doorkeeper's columns (a FastAPI Users database not yet
+      migrated) becomes 503 `{"detail": "DATABASE_SCHEMA_OUTDATED"}`, with an error
+      logged that names `doorkeeper db upgrade`.
     * A body FastAPI cannot parse at all (a broken multipart form) becomes 422, like
       every other malformed body, instead of FastAPI's 400.
+    * A body over `max_body_bytes` (64 KiB; `app.state.doorkeeper_max_body_bytes`
+      overrides it) becomes 413 `REQUEST_BODY_TOO_LARGE` before it is parsed
+      (SECURITY 43; `doorkeeper.router.body_limit`).
     """
+
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+
+    async def handle(self, scope: Scope, receive: Receive, send: Any) -> None:
+        if scope.get("type") != "http":
+            await super().handle(scope, receive, send)
+            return
+        limit = body_limit_for(scope, self.max_body_bytes)
+        length = declared_length(scope)
+        if length is not None and length > limit:
+            await too_large_response()(scope, receive, send)
+            return
+        await super().handle(scope, limit_receive(receive, limit), send)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -217,15 +252,24 @@ class DoorkeeperRoute(APIRoute):
         async def guarded_handler(request: Request) -> Response:
             try:
                 return await handler(request)
+            except BodyTooLarge:
+                return too_large_response()
             except RequestValidationError as exc:
                 raise RequestValidationError(_without_secrets(exc.errors())) from None
             except StarletteHTTPException as exc:
+                if isinstance(exc.__cause__, BodyTooLarge):
+                    return too_large_response()
                 if not _is_body_parse_error(exc):
                     raise
                 raise RequestValidationError(
                     [{"type": "body_invalid", "loc": ("body",), "msg": _BODY_PARSE_ERROR}]
                 ) from exc
             except Exception as exc:
+                outdated = schema_outdated_response_error(exc)
+                if outdated is not None:
+                    return JSONResponse(
+                        {"detail": outdated.detail}, status_code=outdated.status_code
+                    )
                 if not is_unavailable_error(exc):
                     raise
                 logger.warning(
