@@ -84,6 +84,9 @@ class BaseUserManager(
     verification_token_secret: SecretType
     verification_token_lifetime_seconds: int = 86400
     verification_token_audience: str = VERIFY_USER_TOKEN_AUDIENCE
+    accept_fastapi_users_reset_tokens: bool = True
+    """Accept the reset tokens FastAPI Users issued before the switch (their fingerprint
+    is a hash of the password hash); they die with the password all the same."""
 
     password_policy: PasswordPolicy = DEFAULT_PASSWORD_POLICY
     require_current_password: bool = True
@@ -248,6 +251,21 @@ class BaseUserManager(
         key = _get_secret_value(self.reset_password_token_secret).encode()
         return hmac.new(key, hashed_password.encode(), hashlib.sha256).hexdigest()
 
+    async def _fingerprint_matches(self, fingerprint: str, hashed_password: str) -> bool:
+        """Whether a reset token's fingerprint is that of the current password.
+
+        A token FastAPI Users issued before the switch carries a password hash of the
+        password hash instead of an HMAC: it is verified that way (one hash verification,
+        in a worker thread), so pending reset links keep working until they expire."""
+        if hmac.compare_digest(fingerprint, self._password_fingerprint(hashed_password)):
+            return True
+        if not (self.accept_fastapi_users_reset_tokens and fingerprint.startswith("$")):
+            return False
+        verified, _ = await run_cpu_bound(
+            self.password_helper.verify_and_update, hashed_password, fingerprint
+        )
+        return verified
+
     @audited("forgot_password", user_arg="user")
     async def forgot_password(self, user: models.UP, request: Request | None = None) -> None:
         """Make a reset token and hand it to `on_after_forgot_password`.
@@ -295,7 +313,7 @@ class BaseUserManager(
         except (exceptions.InvalidID, exceptions.UserNotExists):
             raise exceptions.InvalidResetPasswordToken() from None
         current_hash = user.hashed_password
-        if not hmac.compare_digest(fingerprint, self._password_fingerprint(current_hash)):
+        if not await self._fingerprint_matches(fingerprint, current_hash):
             raise exceptions.InvalidResetPasswordToken()
         if not user.is_active:
             raise exceptions.UserInactive()

@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 
 MIN_HMAC_SECRET_BYTES = 32
 REQUIRED_CLAIMS = ("exp", "sub", "iat", "jti")
+"""The claims of every token Doorkeeper writes."""
+FASTAPI_USERS_CLAIMS = ("exp", "sub")
+"""The claims of a token FastAPI Users wrote: no `iat`, no `jti` (`docs/migration.md`)."""
 FORBIDDEN_HEADERS = frozenset({"crit", "jwk", "jku", "x5u", "x5c"})
 """Header parameters that would make the token name its own key or its own rules."""
 VERIFIED_CLAIMS_CACHE_SIZE = 10_000
@@ -68,7 +71,12 @@ def _finite_number(value: Any) -> bool:
 
 def _well_typed(claims: dict[str, Any]) -> bool:
     """String `sub` and `jti` (older PyJWT releases do not check them), finite `iat` and
-    `exp`, and an `iat` that is a representable instant."""
+    `exp`, and an `iat` that is a representable instant. A token FastAPI Users wrote
+    has neither `iat` nor `jti` nor `sid`: only its `sub` and `exp` are checked."""
+    if is_fastapi_users_token(claims):
+        return isinstance(claims["sub"], str) and _finite_number(claims["exp"])
+    if not all(name in claims for name in REQUIRED_CLAIMS):
+        return False
     if not all(isinstance(claims[name], str) for name in ("sub", "jti")):
         return False
     if "sid" in claims and not isinstance(claims["sid"], str):
@@ -80,6 +88,12 @@ def _well_typed(claims: dict[str, Any]) -> bool:
     except (OverflowError, ValueError, OSError):
         return False
     return True
+
+
+def is_fastapi_users_token(claims: dict[str, Any]) -> bool:
+    """Whether verified claims are those of a token FastAPI Users issued (before an app
+    switched to Doorkeeper): `sub`, `aud`, `exp` and nothing Doorkeeper always adds."""
+    return not any(name in claims for name in ("iat", "jti", "sid"))
 
 
 def _public_key_of(private_key: SecretType) -> str | None:
@@ -119,6 +133,11 @@ class JWTStrategy(Strategy[UP, ID], Generic[UP, ID]):
     :param sessions: The login sessions of the backend (keyword only): a token issued
         for a session carries its id (`sid`) and is refused once that session is over
         or has moved on to a newer token.
+    :param accept_fastapi_users_tokens: Also accept, until they expire, the tokens
+        FastAPI Users issued with the same secret and audience (no `iat`, no `jti`), so
+        that switching a running app signs nobody out. Any revocation of the user's
+        tokens after the switch (a logout, a password change...) ends all of them. A
+        token without `exp` is refused all the same (keyword only; `docs/migration.md`).
     """
 
     def __init__(
@@ -130,6 +149,7 @@ class JWTStrategy(Strategy[UP, ID], Generic[UP, ID]):
         public_key: SecretType | None = None,
         *,
         sessions: "SessionService | None" = None,
+        accept_fastapi_users_tokens: bool = True,
     ) -> None:
         if lifetime_seconds is None or lifetime_seconds <= 0:
             raise ValueError("JWTStrategy needs a positive lifetime_seconds: tokens must expire")
@@ -150,6 +170,7 @@ class JWTStrategy(Strategy[UP, ID], Generic[UP, ID]):
         self.algorithm = algorithm
         self.public_key = public_key
         self.sessions = sessions
+        self.accept_fastapi_users_tokens = accept_fastapi_users_tokens
         if public_key is None and not algorithm.startswith("HS"):
             self.public_key = _public_key_of(secret)
 
@@ -178,8 +199,13 @@ class JWTStrategy(Strategy[UP, ID], Generic[UP, ID]):
                 user = await user_manager.get(user_manager.parse_id(claims["sub"]))
             except (exceptions.InvalidID, exceptions.UserNotExists):
                 return None
-        issued_at = datetime.fromtimestamp(claims["iat"], timezone.utc)
-        if is_token_revoked(user, issued_at, claims["jti"]):
+        if "iat" not in claims:
+            # FastAPI Users' token, issued before the switch: any revocation since ends it.
+            if getattr(user, "tokens_valid_after", None) is not None:
+                return None
+        elif is_token_revoked(
+            user, datetime.fromtimestamp(claims["iat"], timezone.utc), claims["jti"]
+        ):
             return None
         note_token_expiry(claims["exp"])
         return user
@@ -203,6 +229,8 @@ class JWTStrategy(Strategy[UP, ID], Generic[UP, ID]):
         key = self._cache_key(token)
         cached = _verified_claims_cache.get(key)
         if cached is not None:
+            if not self.accept_fastapi_users_tokens and is_fastapi_users_token(cached):
+                return None
             try:
                 _check_times(cached)
             except jwt.PyJWTError:
@@ -215,7 +243,9 @@ class JWTStrategy(Strategy[UP, ID], Generic[UP, ID]):
                 self.decode_key,
                 self.token_audience,
                 algorithms=[self.algorithm],
-                require=REQUIRED_CLAIMS,
+                require=FASTAPI_USERS_CLAIMS
+                if self.accept_fastapi_users_tokens
+                else REQUIRED_CLAIMS,
             )
         except (jwt.PyJWTError, ValueError, TypeError):
             return None
