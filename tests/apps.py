@@ -2,6 +2,7 @@
 documentation would, for the router and flow tests."""
 
 import asyncio
+import inspect
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -100,6 +101,17 @@ class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
         self.mailbox.logins.append(user.email)
 
 
+DEPENDENCY_SCOPES = "scope" in inspect.signature(Depends).parameters
+"""Whether this FastAPI has `Depends(..., scope=...)` (0.121 and later)."""
+
+
+def scoped(dependency: Callable[..., Any], scope: Literal["function", "request"] | None) -> Any:
+    """`Depends(dependency, scope=scope)`, or plain `Depends(dependency)` for no scope."""
+    if scope is None:
+        return Depends(dependency)
+    return Depends(dependency, scope=scope)
+
+
 @dataclass
 class App:
     """An app and what the tests need to drive it."""
@@ -193,6 +205,8 @@ def build_app(
     `dependency_scope="function"` closes the session (and its dependants) before the
     response is sent, so before background tasks run.
     """
+    if dependency_scope is not None and not DEPENDENCY_SCOPES:
+        pytest.skip("dependency scopes need FastAPI 0.121 or later")
     mailbox = mailbox if mailbox is not None else Mailbox()
 
     async def get_async_session() -> AsyncIterator[AsyncSession]:
@@ -201,7 +215,7 @@ def build_app(
         mailbox.events.append("session closed")
 
     async def get_user_db(
-        session: AsyncSession = Depends(get_async_session, scope=dependency_scope),
+        session: AsyncSession = scoped(get_async_session, dependency_scope),
     ) -> AsyncIterator[SQLAlchemyUserDatabase[User, uuid.UUID]]:
         yield SQLAlchemyUserDatabase(session, User, OAuthAccount)
 
@@ -211,16 +225,12 @@ def build_app(
         return manager
 
     async def yield_user_manager(
-        user_db: SQLAlchemyUserDatabase[User, uuid.UUID] = Depends(
-            get_user_db, scope=dependency_scope
-        ),
+        user_db: SQLAlchemyUserDatabase[User, uuid.UUID] = scoped(get_user_db, dependency_scope),
     ) -> AsyncIterator[UserManager]:
         yield new_manager(user_db)
 
     async def return_user_manager(
-        user_db: SQLAlchemyUserDatabase[User, uuid.UUID] = Depends(
-            get_user_db, scope=dependency_scope
-        ),
+        user_db: SQLAlchemyUserDatabase[User, uuid.UUID] = scoped(get_user_db, dependency_scope),
     ) -> UserManager:
         return new_manager(user_db)
 
@@ -235,7 +245,7 @@ def build_app(
         return JWTStrategy(secret=SECRET, lifetime_seconds=3600, sessions=session_service)
 
     def get_database_strategy(
-        session: AsyncSession = Depends(get_async_session, scope=dependency_scope),
+        session: AsyncSession = scoped(get_async_session, dependency_scope),
     ) -> Strategy[User, uuid.UUID]:
         return DatabaseStrategy(
             SQLAlchemyAccessTokenDatabase(session, AccessToken), lifetime_seconds=3600

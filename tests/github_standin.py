@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -26,7 +25,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from doorkeeper.oauth import GitHubClient, github
-from tests.local_server import Failures, LocalServer
+from tests.local_server import CLIENT_TIMEOUT, Failures, LocalServer, browser
 from tests.oidc_provider import s256
 
 __all__ = ["GitHubStandIn", "github_standin_fixture"]
@@ -57,17 +56,20 @@ class GitHubStandIn:
         self._codes: dict[str, dict[str, Any]] = {}
         self._tokens: set[str] = set()
 
-    def client(self, **options: Any) -> GitHubClient:
+    def client(self, client_secret: str | None = None, **options: Any) -> GitHubClient:
+        """`doorkeeper.oauth.github(...)` at the stand-in, waiting up to `CLIENT_TIMEOUT`
+        unless `http_timeout` is given."""
+        options.setdefault("http_timeout", CLIENT_TIMEOUT)
         return github(
             self.client_id,
-            self.client_secret,
+            client_secret if client_secret is not None else self.client_secret,
             api_base=self.api_base,
             web_base=self.web_base,
             **options,
         )
 
     async def authorize(self, authorization_url: str) -> tuple[str, str | None]:
-        async with httpx.AsyncClient() as http:
+        async with browser() as http:
             response = await http.get(authorization_url)
         assert response.status_code == 302, response.text
         query = parse_qs(urlsplit(response.headers["location"]).query)
@@ -107,7 +109,7 @@ class GitHubStandIn:
         self.counts["token"] += 1
         form = {key: str(value) for key, value in (await request.form()).items()}
         self.token_requests.append(form)
-        failure = await self.failures.response("token")
+        failure = await self.failures.response("token", request)
         if failure is not None:
             return failure
         if (form.get("client_id"), form.get("client_secret")) != (
@@ -137,7 +139,7 @@ class GitHubStandIn:
 
     async def _user(self, request: Request) -> Response:
         self.counts["user"] += 1
-        failure = await self.failures.response("user")
+        failure = await self.failures.response("user", request)
         if failure is not None:
             return failure
         if not self._authorized(request):
@@ -146,7 +148,7 @@ class GitHubStandIn:
 
     async def _emails(self, request: Request) -> Response:
         self.counts["emails"] += 1
-        failure = await self.failures.response("emails")
+        failure = await self.failures.response("emails", request)
         if failure is not None:
             return failure
         if not self._authorized(request):

@@ -16,6 +16,7 @@ from doorkeeper.db import SQLAlchemyUserDatabase
 from doorkeeper.singleuse import MemorySingleUseStore, SingleUseStore
 from doorkeeper.singleuse.sqlalchemy import SQLAlchemyBaseSingleUseTable, SQLAlchemySingleUseStore
 from tests.apps import App, UserRead, build_app
+from tests.local_server import browser
 from tests.models import OAuthAccount, User
 
 STATE_SECRET = "an-oauth-state-secret-that-is-long-enough-0123456789"
@@ -68,7 +69,7 @@ class OAuthApp:
 
     async def approve(self, url: str) -> str:
         """The provider's redirect back to the callback, once the user approved."""
-        async with httpx.AsyncClient() as provider_browser:
+        async with browser() as provider_browser:
             response = await provider_browser.get(url)
         assert response.status_code == 302, response.text
         return str(response.headers["location"])

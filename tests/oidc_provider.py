@@ -27,6 +27,7 @@ import secrets
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -35,6 +36,7 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from httpx_oauth.clients.openid import OpenID
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -42,9 +44,23 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from doorkeeper.oauth import OpenIDConnectClient
-from tests.local_server import DROP, Failures, LocalServer, apply_overrides
+from tests.local_server import (
+    CLIENT_TIMEOUT,
+    DROP,
+    Failures,
+    LocalServer,
+    apply_overrides,
+    browser,
+)
 
-__all__ = ["DROP", "OIDCProvider", "ProviderUser", "SigningKey", "oidc_provider_fixture"]
+__all__ = [
+    "DROP",
+    "OIDCProvider",
+    "PlainOpenID",
+    "ProviderUser",
+    "SigningKey",
+    "oidc_provider_fixture",
+]
 
 
 @dataclass(frozen=True)
@@ -150,8 +166,16 @@ class OIDCProvider:
     # --- helpers for tests ------------------------------------------------------------
 
     def client(self, **options: Any) -> OpenIDConnectClient:
-        """An `OpenIDConnectClient` for this provider (discovers on first use)."""
+        """An `OpenIDConnectClient` for this provider (discovers on first use), waiting up
+        to `CLIENT_TIMEOUT` unless `http_timeout` is given."""
+        options.setdefault("http_timeout", CLIENT_TIMEOUT)
         return OpenIDConnectClient(self.client_id, self.client_secret, self.issuer, **options)
+
+    def plain_client(self, **options: Any) -> "PlainOpenID":
+        """httpx-oauth's own OpenID client for this provider (it reads the discovery
+        document now)."""
+        discovery = f"{self.issuer}/.well-known/openid-configuration"
+        return PlainOpenID(self.client_id, self.client_secret, discovery, **options)
 
     def rotate_keys(self, *, keep_old: bool = False) -> SigningKey:
         """Sign with a new RSA key from now on and publish it (with the old one if asked)."""
@@ -162,7 +186,7 @@ class OIDCProvider:
 
     async def approve(self, authorization_url: str) -> str:
         """Open the authorization URL as the user's browser would; return the redirect."""
-        async with httpx.AsyncClient() as http:
+        async with browser() as http:
             response = await http.get(authorization_url)
         assert response.status_code == 302, response.text
         return response.headers["location"]
@@ -247,7 +271,7 @@ class OIDCProvider:
 
     async def _discovery(self, request: Request) -> Response:
         self.counts["discovery"] += 1
-        failure = await self.failures.response("discovery")
+        failure = await self.failures.response("discovery", request)
         return failure or JSONResponse(self.discovery_document())
 
     async def _authorize(self, request: Request) -> Response:
@@ -290,7 +314,7 @@ class OIDCProvider:
         self.counts["token"] += 1
         form = {key: str(value) for key, value in (await request.form()).items()}
         self.token_requests.append(form)
-        failure = await self.failures.response("token")
+        failure = await self.failures.response("token", request)
         if failure is not None:
             return failure
         if self._client_credentials(request, form) != (self.client_id, self.client_secret):
@@ -323,7 +347,7 @@ class OIDCProvider:
 
     async def _userinfo(self, request: Request) -> Response:
         self.counts["userinfo"] += 1
-        failure = await self.failures.response("userinfo")
+        failure = await self.failures.response("userinfo", request)
         if failure is not None:
             return failure
         header = request.headers.get("authorization", "")
@@ -337,12 +361,20 @@ class OIDCProvider:
 
     async def _jwks(self, request: Request) -> Response:
         self.counts["jwks"] += 1
-        failure = await self.failures.response("jwks")
+        failure = await self.failures.response("jwks", request)
         if failure is not None:
             return failure
         if self.jwks_override is not None:
             return JSONResponse(self.jwks_override)
         return JSONResponse({"keys": [key.jwk for key in self.published_keys]})
+
+
+class PlainOpenID(OpenID):
+    """httpx-oauth's `OpenID`, its calls waiting up to `CLIENT_TIMEOUT` (httpx-oauth's
+    own default is httpx's 5 seconds; its constructor's discovery keeps that one)."""
+
+    def get_httpx_client(self) -> AbstractAsyncContextManager[httpx.AsyncClient]:
+        return httpx.AsyncClient(timeout=CLIENT_TIMEOUT)
 
 
 _SHARED: list[OIDCProvider] = []

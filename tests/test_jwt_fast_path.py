@@ -188,7 +188,13 @@ def test_nbf_and_iat_keep_their_leeway() -> None:
 
 # --- HMAC key preparation ----------------------------------------------------------------
 
+OWN_JWS = pytest.mark.skipif(
+    not hasattr(jwt.PyJWT(), "_jws"),
+    reason="this PyJWT (before 2.10) has no per-decoder signature layer: no memoized HMAC",
+)
 
+
+@OWN_JWS
 def test_the_decoder_has_memoized_hmac() -> None:
     jws = dk_jwt._decoder._jws
     for name in ("HS256", "HS384", "HS512"):
@@ -200,6 +206,7 @@ def test_the_decoder_has_memoized_hmac() -> None:
     )
 
 
+@OWN_JWS
 def test_a_pyjwt_without_its_own_jws_is_left_as_is() -> None:
     decoder = jwt.PyJWT()
     del decoder._jws
@@ -209,6 +216,7 @@ def test_a_pyjwt_without_its_own_jws_is_left_as_is() -> None:
     assert isinstance(fresh._jws.get_algorithm_by_name("HS512"), dk_jwt._MemoizedHMACAlgorithm)
 
 
+@OWN_JWS
 @pytest.mark.parametrize("algorithm", ["HS256", "HS384", "HS512"])
 def test_prepare_key_runs_once_per_secret(monkeypatch: pytest.MonkeyPatch, algorithm: str) -> None:
     first, second = secrets.token_urlsafe(48), secrets.token_urlsafe(48)
@@ -268,7 +276,8 @@ def test_asymmetric_public_key_as_hmac_secret_is_always_refused(
     for _ in range(3):  # a refusal is never memoized
         with pytest.raises(jwt.InvalidKeyError):
             decode_jwt(forged, key, AUDIENCE, ["HS256"])
-    for algorithm in dk_jwt._decoder._jws._algorithms.values():
+    jws = getattr(dk_jwt._decoder, "_jws", None)  # None: PyJWT's own, never memoized
+    for algorithm in jws._algorithms.values() if jws is not None else ():
         if isinstance(algorithm, dk_jwt._MemoizedHMACAlgorithm):
             assert key not in algorithm._prepared
 

@@ -240,11 +240,14 @@ async def test_reset_password_refuses_bad_tokens(manager: UserManager) -> None:
         generate_jwt({"sub": str(user.id), "password_fgpt": "x", "aud": aud}, SECRET, 60),
         generate_jwt({"sub": str(user.id), "aud": aud}, SECRET, 60),
         generate_jwt({"sub": "42", "password_fgpt": "x", "aud": aud}, SECRET, 60),
-        generate_jwt({"sub": str(uuid.uuid4()), "password_fgpt": "x", "aud": aud}, SECRET, 60),
     ]
     for token in bad_tokens:
         with pytest.raises(exceptions.InvalidResetPasswordToken):
             await manager.reset_password(token, "a-brand-new-password")
+    # A user who does not exist (deleted since): `UserNotExists`, as in FastAPI Users.
+    unknown = generate_jwt({"sub": str(uuid.uuid4()), "password_fgpt": "x", "aud": aud}, SECRET, 60)
+    with pytest.raises(exceptions.UserNotExists):
+        await manager.reset_password(unknown, "a-brand-new-password")
 
 
 async def test_reset_password_of_inactive_user(manager: UserManager) -> None:

@@ -9,8 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from httpx_oauth.clients.openid import OpenID
-from httpx_oauth.exceptions import GetIdEmailError, GetProfileError
+from httpx_oauth.exceptions import GetIdEmailError
 from httpx_oauth.oauth2 import BaseOAuth2, OAuth2Token
 
 from doorkeeper.oauth import (
@@ -35,12 +34,14 @@ from doorkeeper.oauth import (
     microsoft,
     uses_nonce,
 )
+from doorkeeper.oauth._compat import GetProfileError  # httpx-oauth's, or its 0.15 stand-in
 from doorkeeper.oauth._http import is_secure_url
 from doorkeeper.oauth.presets import MICROSOFT_CONSUMERS_TENANT
 from tests.github_standin import (
     GitHubStandIn,
     github_standin_fixture,  # noqa: F401
 )
+from tests.local_server import CLIENT_TIMEOUT
 from tests.oidc_provider import (
     DROP,
     OIDCProvider,
@@ -78,6 +79,13 @@ async def sign_in(provider: OIDCProvider, client: OpenIDConnectClient) -> OAuthP
 def assert_error(error: OAuthError, kind: type[OAuthError], code: str, status: int) -> None:
     assert isinstance(error, kind)
     assert (error.code, error.status_code) == (code, status)
+
+
+def timed_out(error: BaseException | None) -> bool:
+    """Whether the client's own read timeout is among the causes of `error`."""
+    while error is not None and not isinstance(error, httpx.ReadTimeout):
+        error = error.__cause__
+    return error is not None
 
 
 # --- the OpenID Connect flow ------------------------------------------------------------
@@ -131,7 +139,11 @@ async def test_wrong_redirect_uri_is_refused(oidc_provider: OIDCProvider) -> Non
 
 async def test_discover_eagerly(oidc_provider: OIDCProvider) -> None:
     client = await OpenIDConnectClient.discover(
-        oidc_provider.issuer, oidc_provider.client_id, oidc_provider.client_secret, name="local"
+        oidc_provider.issuer,
+        oidc_provider.client_id,
+        oidc_provider.client_secret,
+        name="local",
+        http_timeout=CLIENT_TIMEOUT,
     )
     assert client.metadata is not None
     assert client.authorize_endpoint == f"{oidc_provider.base_url}/authorize"
@@ -284,12 +296,15 @@ async def test_token_endpoint_failing_is_a_provider_error(
 
 
 async def test_token_endpoint_timing_out_is_a_provider_error(oidc_provider: OIDCProvider) -> None:
-    client = oidc_provider.client(http_timeout=0.3)
-    code, verifier, _ = await authorize(oidc_provider, client)
-    oidc_provider.failures.slow_seconds = 1.0
-    oidc_provider.failures.set("token", "slow")
-    with pytest.raises(OAuthProviderError):
+    client = oidc_provider.client()
+    code, verifier, _ = await authorize(oidc_provider, client)  # discovered
+    client.http_timeout = 0.3  # for the one call that follows, which never gets an answer
+    oidc_provider.failures.set("token", "hang")
+    with pytest.raises(OAuthProviderError) as caught:
         await exchange_code(client, code, REDIRECT, verifier)
+    assert_error(caught.value, OAuthProviderError, "OAUTH_PROVIDER_ERROR", 502)
+    assert timed_out(caught.value)
+    assert oidc_provider.counts["token"] == 1
 
 
 @pytest.mark.parametrize("mode", ["400", "garbage:400"])
@@ -302,7 +317,9 @@ async def test_a_4xx_refuses_the_code(oidc_provider: OIDCProvider, mode: str) ->
 
 
 async def test_wrong_client_secret_is_a_provider_error(oidc_provider: OIDCProvider) -> None:
-    client = OpenIDConnectClient(oidc_provider.client_id, "wrong", oidc_provider.issuer)
+    client = OpenIDConnectClient(
+        oidc_provider.client_id, "wrong", oidc_provider.issuer, http_timeout=CLIENT_TIMEOUT
+    )
     code, verifier, _ = await authorize(oidc_provider, client)
     with pytest.raises(OAuthProviderError, match="client credentials"):
         await exchange_code(client, code, REDIRECT, verifier)
@@ -355,11 +372,7 @@ async def test_token_answers_sorted(answer: Any, kind: type[OAuthError]) -> None
 
 
 async def test_fallback_to_get_id_email(oidc_provider: OIDCProvider) -> None:
-    client = OpenID(
-        oidc_provider.client_id,
-        oidc_provider.client_secret,
-        f"{oidc_provider.issuer}/.well-known/openid-configuration",
-    )
+    client = oidc_provider.plain_client()
     assert not uses_nonce(client)
     code, verifier, _ = await authorize(oidc_provider, client)
     token = await exchange_code(client, code, REDIRECT, verifier)
@@ -429,7 +442,10 @@ async def test_discovery_defaults(oidc_provider: OIDCProvider) -> None:
     ):
         oidc_provider.discovery_overrides[key] = DROP
     client = await OpenIDConnectClient.discover(
-        oidc_provider.issuer, oidc_provider.client_id, oidc_provider.client_secret
+        oidc_provider.issuer,
+        oidc_provider.client_id,
+        oidc_provider.client_secret,
+        http_timeout=CLIENT_TIMEOUT,
     )
     assert client.metadata is not None
     assert client.metadata.id_token_signing_algorithms == {"RS256"}
@@ -526,20 +542,32 @@ def test_presets_need_no_network() -> None:
 
 async def test_google_preset(oidc_provider: OIDCProvider) -> None:
     client = google(
-        oidc_provider.client_id, oidc_provider.client_secret, issuer=oidc_provider.issuer
+        oidc_provider.client_id,
+        oidc_provider.client_secret,
+        issuer=oidc_provider.issuer,
+        http_timeout=CLIENT_TIMEOUT,
     )
     assert client.extra_issuers == set()
     assert (await sign_in(oidc_provider, client)).email == "alice@example.com"
 
 
 async def test_gitlab_preset(oidc_provider: OIDCProvider) -> None:
-    client = gitlab(oidc_provider.client_id, oidc_provider.client_secret, oidc_provider.issuer)
+    client = gitlab(
+        oidc_provider.client_id,
+        oidc_provider.client_secret,
+        oidc_provider.issuer,
+        http_timeout=CLIENT_TIMEOUT,
+    )
     assert (await sign_in(oidc_provider, client)).account_id == "user-1"
 
 
 def _microsoft(provider: OIDCProvider, tenant: str) -> OpenIDConnectClient:
     return microsoft(
-        provider.client_id, provider.client_secret, tenant, authority=provider.base_url
+        provider.client_id,
+        provider.client_secret,
+        tenant,
+        authority=provider.base_url,
+        http_timeout=CLIENT_TIMEOUT,
     )
 
 
@@ -609,12 +637,7 @@ async def test_security_32_github_pkce_verifier_checked(github_standin: GitHubSt
 
 
 async def test_github_wrong_secret_is_a_provider_error(github_standin: GitHubStandIn) -> None:
-    client = github(
-        github_standin.client_id,
-        "wrong",
-        api_base=github_standin.api_base,
-        web_base=github_standin.web_base,
-    )
+    client = github_standin.client(client_secret="wrong")
     code, verifier, _ = await authorize(github_standin, client)
     with pytest.raises(OAuthProviderError):
         await exchange_code(client, code, REDIRECT, verifier)
@@ -655,18 +678,27 @@ async def test_github_unexpected_shapes(
 
 
 async def test_github_token_endpoint_timeout(github_standin: GitHubStandIn) -> None:
-    client = github_standin.client(http_timeout=0.3)
+    client = github_standin.client(http_timeout=0.3)  # its only call is the hanging one
     code, verifier, _ = await authorize(github_standin, client)
-    github_standin.failures.slow_seconds = 1.0
-    github_standin.failures.set("token", "slow")
-    with pytest.raises(OAuthProviderError):
+    github_standin.failures.set("token", "hang")
+    with pytest.raises(OAuthProviderError) as caught:
         await exchange_code(client, code, REDIRECT, verifier)
+    assert_error(caught.value, OAuthProviderError, "OAUTH_PROVIDER_ERROR", 502)
+    assert timed_out(caught.value)
+    assert github_standin.counts["token"] == 1
 
 
 async def test_github_httpx_oauth_get_id_email(github_standin: GitHubStandIn) -> None:
     client = github_standin.client()
     token = (await github_token(github_standin, client))["access_token"]
     assert await client.get_id_email(token) == ("4242", "octocat@example.com")
+    github_standin.emails = []
+    assert await client.get_id_email(token) == ("4242", None)
+    github_standin.user = {**github_standin.user, "email": "public@example.com"}
+    emails_asked = github_standin.counts["emails"]
+    assert await client.get_id_email(token) == ("4242", "public@example.com")
+    assert github_standin.counts["emails"] == emails_asked  # a public address is enough
+    github_standin.user["email"] = None
     github_standin.failures.set("emails", "500")
     with pytest.raises(GetIdEmailError):
         await client.get_id_email(token)

@@ -14,7 +14,7 @@ from doorkeeper.email import MemoryEmailSender
 from doorkeeper.oauth.crypto import TokenCipher
 from doorkeeper.settings import ConfigurationError
 from tests.conftest import cheap_password_helper
-from tests.local_server import LocalServer
+from tests.local_server import LocalServer, browser
 from tests.oidc_provider import OIDCProvider, ProviderUser, oidc_provider_fixture  # noqa: F401
 from tests.services import REDIS_URL
 from tests.test_doorkeeper import (  # noqa: F401
@@ -182,9 +182,9 @@ async def test_a_real_server_and_a_browser(database_url: str, oidc_provider: OID
     late.app = design_example(auth)
     server.start()
     try:
-        async with httpx.AsyncClient(base_url=server.url, follow_redirects=True) as browser:
-            start = await browser.get("/auth/oidc/cookie/authorize")
-            landed = await browser.get(start.json()["authorization_url"])
+        async with browser(base_url=server.url, follow_redirects=True) as user_agent:
+            start = await user_agent.get("/auth/oidc/cookie/authorize")
+            landed = await user_agent.get(start.json()["authorization_url"])
         assert landed.status_code == 200, landed.text
         assert landed.json() == {"hello": "alice@example.com"}
         assert str(landed.url) == f"{server.url}/hello"

@@ -1,13 +1,19 @@
 """The users router over HTTP: /me for everyone, /{id} for superusers."""
 
+import os
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.routing import NoMatchFound
 
+from doorkeeper import Doorkeeper, DoorkeeperSettings
 from doorkeeper.router import ErrorCode
 from doorkeeper.schemas import PASSWORD_MAX_LENGTH
+from doorkeeper.settings import ENV_PREFIX, RESERVED_ENV_PREFIX
 from tests.apps import NEW_PASSWORD, PASSWORD, App, build_app, make_manager
 
 
@@ -207,3 +213,38 @@ async def test_superuser_routes(dk: App) -> None:
         assert response.content == b""
         assert (await client.get(path, headers=headers)).status_code == 404
     assert await dk.get_user("grace@example.com") is None
+
+
+# --- POST /users/confirm-email: mounted only when asked for (docs/migration.md) ----------
+
+
+async def test_confirm_email_is_mounted_only_with_email_change() -> None:
+    plain = build_app(None).app  # type: ignore[arg-type]  # routes only: no database used
+    with_change = build_app(None, email_change=True).app  # type: ignore[arg-type]
+    assert "/users/confirm-email" not in plain.openapi()["paths"]
+    with pytest.raises(NoMatchFound):
+        plain.url_path_for("users:confirm_email")
+    assert with_change.url_path_for("users:confirm_email") == "/users/confirm-email"
+    assert set(with_change.openapi()["paths"]["/users/confirm-email"]) == {"post"}
+    transport = httpx.ASGITransport(app=plain)
+    async with httpx.AsyncClient(transport=transport, base_url="https://test") as client:
+        # only /users/{id} matches there, and it has no POST
+        answer = await client.post("/users/confirm-email", json={"token": "x"})
+    assert answer.status_code == 405
+
+
+@pytest.mark.parametrize("confirmation", [True, False])
+def test_doorkeeper_mounts_confirm_email_with_its_setting(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, confirmation: bool
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env nor DOORKEEPER_* setting of the machine
+    for name in list(os.environ):
+        if name.upper().startswith(ENV_PREFIX) and not name.upper().startswith(RESERVED_ENV_PREFIX):
+            monkeypatch.delenv(name)
+    settings = DoorkeeperSettings(
+        secret="a-secret-for-the-router-test-0123456789",
+        email_change_requires_confirmation=confirmation,
+    )
+    app = FastAPI()
+    app.include_router(Doorkeeper(settings=settings).router)
+    assert ("/users/confirm-email" in app.openapi()["paths"]) is confirmation

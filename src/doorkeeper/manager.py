@@ -51,6 +51,10 @@ def _request_token_id(request: Request | None) -> str | None:
     return token_id if isinstance(token_id, str) else None
 
 
+_NOT_NULL_FIELDS = frozenset({"email", "password", "is_active", "is_superuser", "is_verified"})
+"""Fields of an update whose `null` means "unchanged": the columns cannot hold one."""
+
+
 class BaseUserManager(
     UserManagerHooks[models.UP],
     OAuthCallbacksMixin,
@@ -293,8 +297,9 @@ class BaseUserManager(
         """Set a new password from a reset token; ends every session of the user.
 
         Raises `InvalidResetPasswordToken` (bad, expired, already used: at most one of
-        concurrent uses succeeds), `UserInactive` or `InvalidPasswordException` (which
-        leaves the token usable). Triggers `on_after_reset_password`.
+        concurrent uses succeeds), `UserNotExists` (the user was deleted), `UserInactive`
+        or `InvalidPasswordException` (which leaves the token usable). Triggers
+        `on_after_reset_password`.
         """
         try:
             data = decode_jwt(
@@ -309,9 +314,12 @@ class BaseUserManager(
         if not isinstance(user_id, str) or not isinstance(fingerprint, str):
             raise exceptions.InvalidResetPasswordToken()
         try:
-            user = await self.get(self.parse_id(user_id))
-        except (exceptions.InvalidID, exceptions.UserNotExists):
+            parsed_id = self.parse_id(user_id)
+        except exceptions.InvalidID:
             raise exceptions.InvalidResetPasswordToken() from None
+        # A genuine token of a user deleted since: `UserNotExists`, as in FastAPI Users
+        # (the router answers RESET_PASSWORD_BAD_TOKEN to both).
+        user = await self.get(parsed_id)
         current_hash = user.hashed_password
         if not await self._fingerprint_matches(fingerprint, current_hash):
             raise exceptions.InvalidResetPasswordToken()
@@ -400,6 +408,8 @@ class BaseUserManager(
         validated: dict[str, Any] = {}
         revoke = False
         for field, value in update_dict.items():
+            if value is None and field in _NOT_NULL_FIELDS:
+                continue  # `"email": null` and the like: nothing to change (not a 500)
             if field == "email" and value != user.email:
                 if normalize_email(value) != normalize_email(user.email):
                     if await self.user_db.get_by_email(value) is not None:

@@ -16,6 +16,20 @@ Password = Annotated[str, StringConstraints(max_length=PASSWORD_MAX_LENGTH)]
 
 SCHEMA = TypeVar("SCHEMA", bound=BaseModel)
 
+PYDANTIC_V2 = True
+"""FastAPI Users 12-14 told Pydantic 1 and 2 apart with this flag; Doorkeeper needs 2."""
+
+
+def model_dump(model: BaseModel, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """`model.model_dump(...)` (FastAPI Users 12-14 helper, kept for apps that call it)."""
+    return model.model_dump(*args, **kwargs)
+
+
+def model_validate(schema: type[SCHEMA], obj: Any, *args: Any, **kwargs: Any) -> SCHEMA:
+    """`schema.model_validate(obj, ...)` (FastAPI Users 12-14 helper, kept for apps that
+    call it)."""
+    return schema.model_validate(obj, *args, **kwargs)
+
 
 @lru_cache(maxsize=4096)
 def _checked_email(value: str) -> str:

@@ -42,6 +42,7 @@ from doorkeeper.adapter.tokens import OneTimeTokenStore
 from doorkeeper.adapter.users import UserStore
 from doorkeeper.db.sqlalchemy import SQLAlchemyUserDatabase
 from doorkeeper.db.sqlalchemy.access_token import SQLAlchemyAccessTokenDatabase
+from doorkeeper.db.sqlalchemy.schema import DatabaseSchemaOutdatedError, missing_user_columns
 from doorkeeper.sessions.sqlalchemy import SQLAlchemySessionStore
 from doorkeeper.singleuse.sqlalchemy import SQLAlchemySingleUseStore
 
@@ -200,7 +201,10 @@ class SQLAlchemyAdapter:
     async def create_tables(self) -> None:
         """Create the tables that do not exist yet; safe to call on every start-up.
 
-        An unreachable database raises `DatabaseUnavailableError`. Processes starting at
+        An unreachable database raises `DatabaseUnavailableError`; a `user` table
+        without Doorkeeper's columns (FastAPI Users' schema) raises
+        `DatabaseSchemaOutdatedError`, naming `doorkeeper db upgrade`, and creates
+        nothing. Processes starting at
         once may race to create the same table: a loser tries again, finding more of
         the tables there each time.
         """
@@ -218,6 +222,11 @@ class SQLAlchemyAdapter:
 
     async def _create_all(self) -> None:
         async with self.engine.begin() as connection:
+            missing = await connection.run_sync(missing_user_columns, User.__tablename__)
+            if missing:
+                # FastAPI Users' `user` table: creating the other tables beside it would
+                # leave an app that fails on its first query.
+                raise DatabaseSchemaOutdatedError(User.__tablename__, missing, "")
             await connection.run_sync(Base.metadata.create_all, checkfirst=True)
 
     async def ping(self) -> None:

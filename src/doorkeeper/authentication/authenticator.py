@@ -10,7 +10,11 @@ from fastapi import Depends, HTTPException, Request, status
 
 from doorkeeper.authentication.backend import AuthenticationBackend
 from doorkeeper.authentication.cache import AuthCache
-from doorkeeper.authentication.errors import is_unavailable_error, service_unavailable
+from doorkeeper.authentication.errors import (
+    is_unavailable_error,
+    schema_outdated_response_error,
+    service_unavailable,
+)
 from doorkeeper.authentication.rbac import access_checked
 from doorkeeper.authentication.strategy import Strategy, get_token_id
 from doorkeeper.authentication.strategy.base import take_token_expiry
@@ -219,6 +223,9 @@ class Authenticator(Generic[UP, ID]):
             try:
                 user = await strategy.read_token(token, user_manager)
             except Exception as error:
+                outdated = schema_outdated_response_error(error)
+                if outdated is not None:
+                    raise outdated from None
                 if not is_unavailable_error(error):
                     raise
                 logger.warning(

@@ -3,32 +3,43 @@
 Each command reads the `DOORKEEPER_*` settings (environment, then `.env`); a mistake
 (a wrong URL, an unreachable database, a missing secret, an unknown user) gives one line
 on stderr and exit status 1, never a traceback.
+
+The commands are built on typer (the `server` extra). A plain install, without typer,
+still runs `doorkeeper db ...` (the migrations, which the storage docs tell FastAPI
+Users migrators to run) through `doorkeeper.cli.plain`, on argparse.
 """
 
-import typer
+import sys
+from typing import Any
 
-from doorkeeper.cli.db import db_app
-from doorkeeper.cli.roles import roles_app
-from doorkeeper.cli.secret import secret_app
-from doorkeeper.cli.serve import serve
-from doorkeeper.cli.users import users_app
+__all__ = ["app", "main", "typer_available"]
 
-__all__ = ["app", "main"]
 
-app = typer.Typer(
-    name="doorkeeper",
-    help="Doorkeeper: a ready-made auth server, and the tools to run it.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-app.command()(serve)
-app.add_typer(users_app, name="users")
-app.add_typer(roles_app, name="roles")
-app.add_typer(db_app, name="db")
-app.add_typer(secret_app, name="secret")
+def typer_available() -> bool:
+    """Whether typer (and click under it) can be imported."""
+    try:
+        import typer  # noqa: F401
+    except ImportError as error:
+        if (error.name or "").split(".")[0] not in ("typer", "click"):
+            raise
+        return False
+    return True
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":  # the typer application, imported only when asked for
+        from doorkeeper.cli.typer_app import app
+
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
     """The console script's entry point."""
+    if not typer_available():
+        from doorkeeper.cli import plain
+
+        sys.exit(plain.main(sys.argv[1:]))
+    from doorkeeper.cli.typer_app import app
+
     app()

@@ -11,13 +11,10 @@ from typing import Annotated
 
 import typer
 
-from doorkeeper.adapter.engine import DatabaseUnavailableError, describe_url
-from doorkeeper.migrations import api
-from doorkeeper.migrations.errors import MigrationError
+from doorkeeper.cli import db_commands
+from doorkeeper.cli.db_commands import DATABASE_URL_VARIABLE, DEFAULT_DATABASE_URL, ERRORS
 
 __all__ = ["DEFAULT_DATABASE_URL", "db_app"]
-
-DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./doorkeeper.db"
 
 db_app = typer.Typer(
     name="db",
@@ -30,7 +27,7 @@ DatabaseURL = Annotated[
     str,
     typer.Option(
         "--database-url",
-        envvar="DOORKEEPER_DATABASE_URL",
+        envvar=DATABASE_URL_VARIABLE,
         help="The database, e.g. postgresql+asyncpg://user:password@host/db.",
         show_default=True,
     ),
@@ -42,14 +39,14 @@ def _one_line_errors() -> Iterator[None]:
     """Turn the errors a user can cause into one line on stderr and exit status 1."""
     try:
         yield
-    except (ValueError, DatabaseUnavailableError, MigrationError) as error:
-        message = " ".join(str(error).split()) or type(error).__name__
-        typer.echo(f"Error: {message}", err=True)
+    except ERRORS as error:
+        typer.echo(db_commands.error_line(error), err=True)
         raise typer.Exit(code=1) from None
 
 
-def _revision_text(revision: str | None) -> str:
-    return revision if revision is not None else "none"
+def _echo(lines: list[str]) -> None:
+    for line in lines:
+        typer.echo(line)
 
 
 @db_app.command()
@@ -58,12 +55,23 @@ def upgrade(
         str, typer.Argument(help="The revision to reach: an id, or 'head'.")
     ] = "head",
     database_url: DatabaseURL = DEFAULT_DATABASE_URL,
+    metadata: Annotated[
+        str | None,
+        typer.Option(
+            "--metadata",
+            help=(
+                "Your models' metadata as module:attribute (e.g. myapp.models:Base): "
+                "adopt your app's own user table (any name, integer ids) and the tables "
+                "referring to it, instead of Doorkeeper's."
+            ),
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Upgrade the database (creating Doorkeeper's tables, or adopting FastAPI Users')."""
     with _one_line_errors():
-        api.upgrade(database_url, revision)
-        reached = api.current(database_url)
-    typer.echo(f"{describe_url(database_url)} is at revision {_revision_text(reached)}.")
+        lines = db_commands.upgrade(database_url, revision, metadata)
+    _echo(lines)
 
 
 @db_app.command()
@@ -73,21 +81,19 @@ def downgrade(
 ) -> None:
     """Downgrade the database ('base' drops Doorkeeper's tables, unless adopted)."""
     with _one_line_errors():
-        api.downgrade(database_url, revision)
-        reached = api.current(database_url)
-    typer.echo(f"{describe_url(database_url)} is at revision {_revision_text(reached)}.")
+        lines = db_commands.downgrade(database_url, revision)
+    _echo(lines)
 
 
 @db_app.command()
 def current(database_url: DatabaseURL = DEFAULT_DATABASE_URL) -> None:
     """Print the database's revision, or 'none'."""
     with _one_line_errors():
-        revision = api.current(database_url)
-    typer.echo(_revision_text(revision))
+        lines = db_commands.current(database_url)
+    _echo(lines)
 
 
 @db_app.command()
 def history() -> None:
     """List the shipped revisions, oldest first."""
-    for line in api.history():
-        typer.echo(line)
+    _echo(db_commands.history())

@@ -16,6 +16,7 @@ tokens in clear, Doorkeeper looks them up by digest: their users sign in again),
 """
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,13 +29,18 @@ from doorkeeper.normalization import normalize_email
 
 __all__ = [
     "CHECKED",
+    "DEFAULT_LAYOUT",
     "MARKER_TABLE",
+    "Layout",
+    "LinkedTable",
     "adopt_fastapi_users",
     "adopted_from",
     "check_adoptable",
     "check_fastapi_users",
+    "fastapi_users_tables",
     "mark_adopted",
     "needs_adoption",
+    "refuse_other_user_tables",
 ]
 
 CHECKED = "doorkeeper.adoption_checked"
@@ -50,46 +56,141 @@ FASTAPI_USERS_COLUMNS = (
     "is_superuser",
     "is_verified",
 )
+METADATA_HINT = (
+    "run `doorkeeper db upgrade --metadata yourapp.models:Base` (the module of your "
+    "models and their declarative base) to adopt your app's own tables as they are"
+)
 
-_user = sa.table("user", sa.column("id"), sa.column("email"), sa.column("email_normalized"))
-_oauth_account = sa.table("oauth_account", sa.column("oauth_name"), sa.column("account_id"))
-_accesstoken = sa.table("accesstoken", sa.column("token"))
+
+def _default_column_types() -> dict[str, sa.types.TypeEngine[Any]]:
+    return {
+        "email_normalized": sa.String(320),
+        "tokens_valid_after": timestamp(),
+        "tokens_valid_except": sa.String(64),
+    }
 
 
-def needs_adoption(bind: Connection) -> bool:
-    """Whether `user` exists without Doorkeeper's columns (FastAPI Users' table)."""
-    inspector = sa.inspect(bind)
-    if not inspector.has_table("user"):
+@dataclass(frozen=True)
+class LinkedTable:
+    """A table referring to the users: an OAuth account or an access token table.
+
+    :ivar user_index: The index on `user_id` to create, if any.
+    :ivar unique: OAuth accounts: the name of the unique (oauth_name, account_id).
+    """
+
+    name: str
+    user_index: str | None = None
+    unique: str | None = None
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Which tables to adopt, and the names of what adoption creates in them.
+
+    The default is FastAPI Users' documented layout (`user`, `oauth_account`,
+    `accesstoken`, UUID ids); `doorkeeper db upgrade --metadata` builds one from an
+    app's models (`doorkeeper.migrations.app_tables`).
+
+    :ivar id_kind: "uuid" or "integer": what the user table's `id` must be.
+    """
+
+    user: str = "user"
+    id_kind: str = "uuid"
+    email_index: str = "ix_user_email_normalized"
+    oauth_accounts: tuple[LinkedTable, ...] = (
+        LinkedTable(
+            "oauth_account", "ix_oauth_account_user_id", "uq_oauth_account_name_account_id"
+        ),
+    )
+    access_tokens: tuple[LinkedTable, ...] = (LinkedTable("accesstoken", "ix_accesstoken_user_id"),)
+    column_types: dict[str, sa.types.TypeEngine[Any]] = field(default_factory=_default_column_types)
+    widen_created_at: bool = True
+    """Make `created_at` of access tokens `DATETIME(6)` on MySQL/MariaDB."""
+
+
+DEFAULT_LAYOUT = Layout()
+
+
+def _user_table(layout: Layout) -> Any:
+    return sa.table(layout.user, sa.column("id"), sa.column("email"), sa.column("email_normalized"))
+
+
+def _column_names(bind: Connection, table: str) -> set[str]:
+    return {column["name"] for column in sa.inspect(bind).get_columns(table)}
+
+
+def needs_adoption(bind: Connection, layout: Layout = DEFAULT_LAYOUT) -> bool:
+    """Whether the user table exists without Doorkeeper's columns (FastAPI Users')."""
+    if not sa.inspect(bind).has_table(layout.user):
         return False
-    return "email_normalized" not in {column["name"] for column in inspector.get_columns("user")}
+    return "email_normalized" not in _column_names(bind, layout.user)
+
+
+def fastapi_users_tables(bind: Connection) -> list[str]:
+    """The tables that have the columns of FastAPI Users' user table, by name."""
+    inspector = sa.inspect(bind)
+    found = []
+    for name in sorted(inspector.get_table_names()):
+        columns = {column["name"] for column in inspector.get_columns(name)}
+        if set(FASTAPI_USERS_COLUMNS) <= columns:
+            found.append(name)
+    return found
+
+
+def refuse_other_user_tables(bind: Connection) -> None:
+    """Raise `AdoptionError` if there is no `user` table but a user table of FastAPI
+    Users' shape under another name: creating Doorkeeper's `user` beside it would give
+    the app a second, empty user table."""
+    if sa.inspect(bind).has_table("user"):
+        return
+    others = [name for name in fastapi_users_tables(bind) if name != "user"]
+    if others:
+        shown = ", ".join(f"`{name}`" for name in others)
+        raise AdoptionError(
+            f"The database holds a FastAPI Users user table named {shown}, not `user`: "
+            f"Doorkeeper's own tables would be a second, empty user table, so nothing was "
+            f"changed. {METADATA_HINT[0].upper()}{METADATA_HINT[1:]}."
+        )
 
 
 def check_adoptable(bind: Connection) -> None:
-    """`check_fastapi_users` if the database holds FastAPI Users' tables."""
+    """`check_fastapi_users` if the database holds FastAPI Users' tables; refuse a user
+    table of FastAPI Users' shape under another name."""
+    refuse_other_user_tables(bind)
     if needs_adoption(bind):
         check_fastapi_users(bind)
 
 
-def check_fastapi_users(bind: Connection) -> None:
+def check_fastapi_users(bind: Connection, layout: Layout = DEFAULT_LAYOUT) -> None:
     """Raise `AdoptionError` if the tables cannot be adopted as they are; change nothing."""
     inspector = sa.inspect(bind)
-    columns = {column["name"]: column for column in inspector.get_columns("user")}
+    columns = {column["name"]: column for column in inspector.get_columns(layout.user)}
     missing = [name for name in FASTAPI_USERS_COLUMNS if name not in columns]
     if missing:
         raise AdoptionError(
-            "The table `user` exists but is not FastAPI Users' (it has no column "
+            f"The table `{layout.user}` exists but is not FastAPI Users' (it has no column "
             f"{', '.join(missing)}): Doorkeeper cannot adopt it. Use another database."
         )
     id_type = columns["id"]["type"]
-    if not _is_uuid(id_type):
+    if layout.id_kind == "uuid" and not _is_uuid(id_type):
+        hint = f"; {METADATA_HINT}" if layout is DEFAULT_LAYOUT else ""
         raise AdoptionError(
-            f"The column `user.id` is {id_type}: Doorkeeper's tables use UUID ids "
-            "(FastAPI Users' SQLAlchemyBaseUserTableUUID), so it cannot adopt this table."
+            f"The column `{layout.user}.id` is {id_type}: Doorkeeper's tables use UUID ids "
+            f"(FastAPI Users' SQLAlchemyBaseUserTableUUID), so it cannot adopt this "
+            f"table{hint}."
         )
-    email_groups = _case_duplicates(bind)
+    if layout.id_kind == "integer" and not isinstance(id_type, sa.Integer):
+        raise AdoptionError(
+            f"The column `{layout.user}.id` is {id_type}, but your models declare "
+            "integer ids: they do not describe this database."
+        )
+    email_groups: list[list[str]] = []
+    if "email_normalized" not in columns or not _has_unique_email_index(bind, layout):
+        email_groups = _case_duplicates(bind, layout)
     oauth_duplicates: list[tuple[str, str]] = []
-    if inspector.has_table("oauth_account"):
-        oauth_duplicates = _oauth_duplicates(bind)
+    for table in layout.oauth_accounts:
+        if inspector.has_table(table.name) and not _has_oauth_unique(bind, table.name):
+            oauth_duplicates += _oauth_duplicates(bind, table.name)
     if email_groups or oauth_duplicates:
         raise AdoptionConflictError(email_groups, oauth_duplicates)
 
@@ -100,13 +201,43 @@ def _is_uuid(type_: Any) -> bool:
     return isinstance(type_, sa.String) and type_.length == 36
 
 
-def _pages(bind: Connection) -> Iterator[list[tuple[Any, str]]]:
+def _index_column_sets(bind: Connection, table: str, unique: bool) -> list[list[str]]:
+    inspector = sa.inspect(bind)
+    sets = [
+        [str(name) for name in index["column_names"]]
+        for index in inspector.get_indexes(table)
+        if index.get("unique") or not unique
+    ]
+    if unique:
+        sets += [
+            [str(name) for name in constraint["column_names"]]
+            for constraint in inspector.get_unique_constraints(table)
+        ]
+    return sets
+
+
+def _has_unique_email_index(bind: Connection, layout: Layout) -> bool:
+    return ["email_normalized"] in _index_column_sets(bind, layout.user, unique=True)
+
+
+def _has_oauth_unique(bind: Connection, table: str) -> bool:
+    wanted = {"oauth_name", "account_id"}
+    return any(set(columns) == wanted for columns in _index_column_sets(bind, table, True))
+
+
+def _has_index(bind: Connection, table: str, name: str) -> bool:
+    # By name: MySQL/MariaDB index every foreign key column by themselves.
+    return name in {index["name"] for index in sa.inspect(bind).get_indexes(table)}
+
+
+def _pages(bind: Connection, layout: Layout) -> Iterator[list[tuple[Any, str]]]:
     """(id, email) of every user, in pages of `BATCH_SIZE`, by id (keyset pagination)."""
+    user = _user_table(layout)
     last: Any = None
     while True:
-        statement = sa.select(_user.c.id, _user.c.email).order_by(_user.c.id).limit(BATCH_SIZE)
+        statement = sa.select(user.c.id, user.c.email).order_by(user.c.id).limit(BATCH_SIZE)
         if last is not None:
-            statement = statement.where(_user.c.id > last)
+            statement = statement.where(user.c.id > last)
         rows = [(row[0], row[1]) for row in bind.execute(statement)]
         if not rows:
             return
@@ -114,16 +245,17 @@ def _pages(bind: Connection) -> Iterator[list[tuple[Any, str]]]:
         last = rows[-1][0]
 
 
-def _case_duplicates(bind: Connection) -> list[list[str]]:
+def _case_duplicates(bind: Connection, layout: Layout) -> list[list[str]]:
     accounts: dict[str, list[str]] = {}
-    for page in _pages(bind):
+    for page in _pages(bind, layout):
         for _, email in page:
             accounts.setdefault(normalize_email(email), []).append(email)
     return sorted(sorted(emails) for emails in accounts.values() if len(emails) > 1)
 
 
-def _oauth_duplicates(bind: Connection) -> list[tuple[str, str]]:
-    name, account = _oauth_account.c.oauth_name, _oauth_account.c.account_id
+def _oauth_duplicates(bind: Connection, table: str) -> list[tuple[str, str]]:
+    oauth_account = sa.table(table, sa.column("oauth_name"), sa.column("account_id"))
+    name, account = oauth_account.c.oauth_name, oauth_account.c.account_id
     statement = (
         sa.select(name, account)
         .group_by(name, account)
@@ -133,45 +265,87 @@ def _oauth_duplicates(bind: Connection) -> list[tuple[str, str]]:
     return [(row[0], row[1]) for row in bind.execute(statement)]
 
 
-def adopt_fastapi_users(bind: Connection) -> None:
-    """Turn FastAPI Users' tables into Doorkeeper's; `check_fastapi_users` ran first."""
+def adopt_fastapi_users(bind: Connection, layout: Layout = DEFAULT_LAYOUT) -> list[str]:
+    """Turn FastAPI Users' tables into Doorkeeper's; `check_fastapi_users` ran first.
+
+    Idempotent: what exists already is left alone. Returns what was done, one line each.
+    """
+    done: list[str] = []
     inspector = sa.inspect(bind)
-    with op.batch_alter_table("user") as batch:
-        batch.add_column(sa.Column("email_normalized", sa.String(320), nullable=True))
-        batch.add_column(sa.Column("tokens_valid_after", timestamp(), nullable=True))
-        batch.add_column(sa.Column("tokens_valid_except", sa.String(64), nullable=True))
-    _backfill_normalized_emails(bind)
-    with op.batch_alter_table("user") as batch:
-        batch.alter_column("email_normalized", existing_type=sa.String(320), nullable=False)
-        batch.create_index("ix_user_email_normalized", ["email_normalized"], unique=True)
-    if inspector.has_table("oauth_account"):
-        with op.batch_alter_table("oauth_account") as batch:
-            batch.create_unique_constraint(
-                "uq_oauth_account_name_account_id", ["oauth_name", "account_id"]
+    present = _column_names(bind, layout.user)
+    adopting = "email_normalized" not in present
+    to_add = [name for name in layout.column_types if name not in present]
+    if to_add:
+        with op.batch_alter_table(layout.user) as batch:
+            for name in to_add:
+                batch.add_column(sa.Column(name, layout.column_types[name], nullable=True))
+        done.append(f"added {', '.join(to_add)} to `{layout.user}`")
+    if adopting:
+        count = _backfill_normalized_emails(bind, layout)
+        done.append(f"filled `{layout.user}.email_normalized` for {count} user(s)")
+        with op.batch_alter_table(layout.user) as batch:
+            batch.alter_column(
+                "email_normalized",
+                existing_type=layout.column_types["email_normalized"],
+                nullable=False,
             )
-            batch.create_index("ix_oauth_account_user_id", ["user_id"])
-    if inspector.has_table("accesstoken"):
-        bind.execute(_accesstoken.delete())
-        with op.batch_alter_table("accesstoken") as batch:
-            if bind.dialect.name != "postgresql":  # timestamptz there already
-                batch.alter_column(
-                    "created_at",
-                    existing_type=sa.TIMESTAMP(),
-                    type_=timestamp(),
-                    existing_nullable=False,
-                )
-            batch.create_index("ix_accesstoken_user_id", ["user_id"])
+    if not _has_unique_email_index(bind, layout):
+        with op.batch_alter_table(layout.user) as batch:
+            batch.create_index(layout.email_index, ["email_normalized"], unique=True)
+        done.append(f"created the unique index {layout.email_index}")
+    for table in layout.oauth_accounts:
+        if not inspector.has_table(table.name):
+            continue
+        unique = table.unique is not None and not _has_oauth_unique(bind, table.name)
+        index = table.user_index is not None and not _has_index(bind, table.name, table.user_index)
+        if unique or index:
+            with op.batch_alter_table(table.name) as batch:
+                if unique:
+                    assert table.unique is not None
+                    batch.create_unique_constraint(table.unique, ["oauth_name", "account_id"])
+                    done.append(f"created the unique constraint {table.unique}")
+                if index:
+                    assert table.user_index is not None
+                    batch.create_index(table.user_index, ["user_id"])
+                    done.append(f"created the index {table.user_index}")
+    for table in layout.access_tokens:
+        if not inspector.has_table(table.name):
+            continue
+        if adopting:
+            # FastAPI Users stored these tokens in clear: no digest can ever match them.
+            deleted = bind.execute(sa.table(table.name, sa.column("token")).delete()).rowcount
+            done.append(f"deleted the {deleted} clear-text token(s) of `{table.name}`")
+        widen = adopting and layout.widen_created_at and bind.dialect.name != "postgresql"
+        index = table.user_index is not None and not _has_index(bind, table.name, table.user_index)
+        if widen or index:
+            with op.batch_alter_table(table.name) as batch:
+                if widen:  # timestamptz on PostgreSQL already
+                    batch.alter_column(
+                        "created_at",
+                        existing_type=sa.TIMESTAMP(),
+                        type_=timestamp(),
+                        existing_nullable=False,
+                    )
+                if index:
+                    assert table.user_index is not None
+                    batch.create_index(table.user_index, ["user_id"])
+                    done.append(f"created the index {table.user_index}")
+    return done
 
 
-def _backfill_normalized_emails(bind: Connection) -> None:
+def _backfill_normalized_emails(bind: Connection, layout: Layout) -> int:
+    user = _user_table(layout)
     statement = (
-        _user.update()
-        .where(_user.c.id == sa.bindparam("user_id"))
+        user.update()
+        .where(user.c.id == sa.bindparam("user_id"))
         .values(email_normalized=sa.bindparam("normalized"))
     )
-    for page in _pages(bind):
+    count = 0
+    for page in _pages(bind, layout):
         values = [{"user_id": id, "normalized": normalize_email(email)} for id, email in page]
         bind.execute(statement, values)
+        count += len(values)
+    return count
 
 
 def mark_adopted(source: str) -> None:

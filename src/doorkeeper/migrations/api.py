@@ -3,6 +3,7 @@
     from doorkeeper.migrations import api
     api.upgrade("postgresql+asyncpg://...")            # from synchronous code (CLI)
     await api.upgrade_async("postgresql+asyncpg://...")  # from async code
+    api.adopt_app_tables(url, myapp.models.Base.metadata)  # an app's own tables instead
 
 A URL gives a readable `ValueError` if it is wrong and `DatabaseUnavailableError` if the
 database cannot be reached; a migration that cannot run raises `MigrationError` (or
@@ -21,7 +22,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.script.revision import RevisionError
 from alembic.util import CommandError
-from sqlalchemy import exc
+from sqlalchemy import MetaData, exc
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import NullPool
@@ -33,12 +34,14 @@ from doorkeeper.adapter.engine import (
     unavailable_error,
 )
 from doorkeeper.adapter.models import Base
-from doorkeeper.migrations import adoption
+from doorkeeper.migrations import adoption, app_tables
 from doorkeeper.migrations.errors import MigrationError
 
 __all__ = [
     "MIGRATIONS_DIR",
     "VERSION_TABLE",
+    "adopt_app_tables",
+    "adopt_app_tables_async",
     "current",
     "current_async",
     "downgrade",
@@ -138,6 +141,13 @@ async def upgrade_async(database: Database, revision: str = "head") -> None:
         await connection.run_sync(_upgrade, revision)
 
 
+async def adopt_app_tables_async(database: Database, metadata: MetaData) -> list[str]:
+    """Adopt an app's own tables, described by `metadata` (its models' metadata): see
+    `doorkeeper.migrations.app_tables`. Returns what was done, one line each."""
+    async with _connect(database) as connection:
+        return await connection.run_sync(app_tables.adopt_app_tables, metadata)
+
+
 async def downgrade_async(database: Database, revision: str) -> None:
     """Downgrade to `revision` (a revision id, "base" or "-1")."""
     async with _connect(database) as connection:
@@ -172,6 +182,11 @@ async def current_async(database: Database) -> str | None:
 def upgrade(url: str, revision: str = "head") -> None:
     """`upgrade_async`, from synchronous code."""
     asyncio.run(upgrade_async(url, revision))
+
+
+def adopt_app_tables(url: str, metadata: MetaData) -> list[str]:
+    """`adopt_app_tables_async`, from synchronous code."""
+    return asyncio.run(adopt_app_tables_async(url, metadata))
 
 
 def downgrade(url: str, revision: str) -> None:

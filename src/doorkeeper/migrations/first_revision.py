@@ -1,6 +1,7 @@
 """What revision dk0001 does: create Doorkeeper's tables, or take over existing ones.
 
-* No `user` table: create the four tables.
+* No `user` table: create the four tables, unless a FastAPI Users user table has
+  another name (`users`): that is refused, pointing at `doorkeeper db upgrade --metadata`.
 * FastAPI Users' `user` table (no `email_normalized`): check, then adopt it in place
   (`doorkeeper.migrations.adoption`), and create the tables it lacks.
 * Doorkeeper's own tables (made by `create_tables()`): create the tables it lacks.
@@ -24,6 +25,7 @@ def upgrade() -> None:
     bind = op.get_bind()
     inspector = sa.inspect(bind)
     if not inspector.has_table("user"):
+        adoption.refuse_other_user_tables(bind)  # never a second user table
         initial_schema.create_missing(set(inspector.get_table_names()))
         return
     if adoption.needs_adoption(bind):

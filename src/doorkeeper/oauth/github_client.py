@@ -8,8 +8,9 @@ from typing import Any, cast
 
 import httpx
 from httpx_oauth.clients.github import GitHubOAuth2
-from httpx_oauth.exceptions import GetProfileError
+from httpx_oauth.exceptions import GetIdEmailError
 
+from doorkeeper.oauth._compat import GetProfileError
 from doorkeeper.oauth._http import get_json
 from doorkeeper.oauth.errors import OAuthError, OAuthProviderError
 from doorkeeper.oauth.profile import OAuthProfile
@@ -92,7 +93,23 @@ class GitHubClient(GitHubOAuth2):
             email_verified=primary.get("verified") is True,
         )
 
-    # httpx-oauth's own calls, pointed at the configured API (its `get_id_email` uses them)
+    # httpx-oauth's own calls, pointed at the configured API
+
+    async def get_id_email(self, token: str) -> tuple[str, str | None]:
+        """httpx-oauth's answer: the `id`, and the public e-mail of `GET /user`, else the
+        primary (or first) one of `GET /user/emails`. Defined here, not inherited, so
+        that it asks the configured API whatever the httpx-oauth version (0.15 asked
+        api.github.com itself)."""
+        try:
+            profile = await self.get_profile(token)
+            email = profile.get("email")
+            if email is None:
+                emails = await self.get_emails(token)
+                primary = (entry["email"] for entry in emails if entry.get("primary"))
+                email = next(primary, emails[0]["email"] if emails else None)
+        except GetProfileError as error:
+            raise GetIdEmailError(error.message) from error
+        return str(profile["id"]), email
 
     async def get_profile(self, token: str) -> dict[str, Any]:
         try:

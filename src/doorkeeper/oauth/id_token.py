@@ -38,7 +38,7 @@ def decode(
         key = jwt.PyJWK(dict(jwk), algorithm=algorithm)
         claims: dict[str, Any] = jwt.decode(
             id_token,
-            key,
+            key.key,  # the key itself: PyJWT before 2.10 takes no PyJWK here
             algorithms=[algorithm],
             audience=client_id,
             leeway=leeway,

@@ -11,10 +11,11 @@ from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
-from httpx_oauth.exceptions import GetIdEmailError, GetProfileError
+from httpx_oauth.exceptions import GetIdEmailError
 from httpx_oauth.oauth2 import BaseOAuth2, OAuth2Token
 
 from doorkeeper.oauth import id_token as checks
+from doorkeeper.oauth._compat import GetProfileError
 from doorkeeper.oauth._http import get_json
 from doorkeeper.oauth._locks import PerLoopLock
 from doorkeeper.oauth.discovery import ProviderMetadata, fetch_metadata

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import httpx
-from httpx_oauth.exceptions import GetProfileError
 from httpx_oauth.oauth2 import BaseOAuth2, GetAccessTokenError, OAuth2Token
 
+from doorkeeper.oauth._compat import GetProfileError
 from doorkeeper.oauth.errors import (
     IDTokenError,
     NonceMismatchError,

@@ -13,7 +13,12 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from doorkeeper.authentication import Authenticator
 from doorkeeper.rbac.errors import RoleStoreMissingError
-from doorkeeper.rbac.permissions import validate_permission, validate_role_name
+from doorkeeper.rbac.permissions import (
+    PERMISSION_MAX_LENGTH,
+    ROLE_NAME_MAX_LENGTH,
+    validate_permission,
+    validate_role_name,
+)
 from doorkeeper.rbac.records import RoleData, RoleStore
 from doorkeeper.router.common import ErrorCode, ErrorModel, OpenAPIResponseType
 
@@ -33,8 +38,26 @@ __all__ = [
 MAX_PERMISSIONS = 256
 """The most permissions one request may give a role."""
 
-RoleName = Annotated[str, AfterValidator(validate_role_name)]
-Permission = Annotated[str, AfterValidator(validate_permission)]
+# The validators give the messages; the schema states the same syntax, so that a client
+# (or a fuzzer) can tell a valid name from an invalid one.
+_ROLE_NAME_SCHEMA = {
+    "minLength": 1,
+    "maxLength": ROLE_NAME_MAX_LENGTH,
+    "pattern": rf"^[A-Za-z0-9][A-Za-z0-9_.:-]{{0,{ROLE_NAME_MAX_LENGTH - 1}}}$",
+}
+# Segments separated by `:`, each `*` or printable ASCII but space, comma, `:` and `*`.
+_SEGMENT = r"(\*|[!-)+\--9;-~]+)"
+_PERMISSION_SCHEMA = {
+    "minLength": 1,
+    "maxLength": PERMISSION_MAX_LENGTH,
+    "pattern": rf"^{_SEGMENT}(:{_SEGMENT})*$",
+}
+RoleName = Annotated[
+    str, AfterValidator(validate_role_name), Field(json_schema_extra=_ROLE_NAME_SCHEMA)
+]
+Permission = Annotated[
+    str, AfterValidator(validate_permission), Field(json_schema_extra=_PERMISSION_SCHEMA)
+]
 Permissions = Annotated[list[Permission], Field(max_length=MAX_PERMISSIONS)]
 
 

@@ -40,9 +40,26 @@ from doorkeeper.router.admin_common import (
     http_error,
     require_role_store,
 )
-from doorkeeper.router.common import DoorkeeperRoute, ErrorCode, error, error_with_reason
+from doorkeeper.router.common import (
+    DoorkeeperRoute,
+    ErrorCode,
+    bad_request_responses,
+    error,
+    error_with_reason,
+    example,
+)
+from doorkeeper.router.register import INVALID_PASSWORD_EXAMPLE
 from doorkeeper.router.sessions import BackendSessions
-from doorkeeper.router.users import update_or_400
+from doorkeeper.router.users import UPDATE_ERRORS, update_or_400
+
+CREATE_ERRORS = bad_request_responses(
+    {
+        ErrorCode.REGISTER_USER_ALREADY_EXISTS: example(
+            "A user with this email already exists.", ErrorCode.REGISTER_USER_ALREADY_EXISTS
+        ),
+        ErrorCode.REGISTER_INVALID_PASSWORD: INVALID_PASSWORD_EXAMPLE,
+    }
+)
 
 __all__ = ["MAX_PAGE_SIZE", "get_admin_users_router"]
 
@@ -185,7 +202,7 @@ def get_admin_users_router(
         status_code=status.HTTP_201_CREATED,
         response_model=admin_user_schema,
         dependencies=users_admin,
-        responses=ROLE_NOT_FOUND,
+        responses={**ROLE_NOT_FOUND, **CREATE_ERRORS},
     )
     async def create_user(
         request: Request,
@@ -235,7 +252,7 @@ def get_admin_users_router(
         status_code=status.HTTP_204_NO_CONTENT,
         response_class=Response,
         dependencies=users_admin,
-        responses=USER_NOT_FOUND,
+        responses={**USER_NOT_FOUND, **UPDATE_ERRORS},
     )
     async def set_password(
         request: Request,

@@ -110,7 +110,11 @@ def get_auth_router(
 
     logout_responses: OpenAPIResponseType = {
         status.HTTP_401_UNAUTHORIZED: {"description": "Missing token or inactive user."},
-        **backend.transport.get_openapi_logout_responses_success(),
+        # A transport without a logout response of its own (bearer) answers 204.
+        **(
+            backend.transport.get_openapi_logout_responses_success()
+            or {status.HTTP_204_NO_CONTENT: {"description": "Signed out."}}
+        ),
     }
 
     # Logout's CSRF check is the authenticator's, as on every cookie-authenticated route.

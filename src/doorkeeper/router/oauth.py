@@ -39,6 +39,7 @@ from doorkeeper.router.oauth_exchange import (
 from doorkeeper.router.oauth_flow import (
     CALLBACK_DESCRIPTION,
     OAuth2AuthorizeResponse,
+    authorize_responses,
     build_flow,
     callback_responses,
     redirect_to,
@@ -47,16 +48,22 @@ from doorkeeper.router.oauth_flow import (
 from doorkeeper.router.oauth_redirect import with_query
 from doorkeeper.router.oauth_state import (
     CSRF_TOKEN_COOKIE_NAME,
+    CSRF_TOKEN_KEY,
     DEFAULT_STATE_LIFETIME_SECONDS,
     STATE_TOKEN_AUDIENCE,
     StateCookie,
+    generate_csrf_token,
+    generate_state_token,
 )
 from doorkeeper.singleuse import SingleUseStore
 
 __all__ = [
     "CSRF_TOKEN_COOKIE_NAME",
+    "CSRF_TOKEN_KEY",
     "STATE_TOKEN_AUDIENCE",
     "OAuth2AuthorizeResponse",
+    "generate_csrf_token",
+    "generate_state_token",
     "get_oauth_associate_router",
     "get_oauth_router",
 ]
@@ -161,7 +168,12 @@ def get_oauth_router(
         lifetime_seconds=exchange_code_lifetime_seconds,
     )
 
-    @router.get("/authorize", name=f"{prefix}.authorize", response_model=OAuth2AuthorizeResponse)
+    @router.get(
+        "/authorize",
+        name=f"{prefix}.authorize",
+        response_model=OAuth2AuthorizeResponse,
+        responses=authorize_responses(),
+    )
     async def authorize(
         request: Request,
         response: Response,

@@ -19,10 +19,12 @@ from doorkeeper.router.common import DoorkeeperRoute, ErrorCode
 from doorkeeper.router.oauth_flow import (
     CALLBACK_DESCRIPTION,
     OAuth2AuthorizeResponse,
+    authorize_responses,
     build_flow,
     callback_responses,
     redirect_to,
     refuse,
+    signed_in_responses,
 )
 from doorkeeper.router.oauth_state import (
     CSRF_TOKEN_COOKIE_NAME,
@@ -89,7 +91,12 @@ def get_oauth_associate_router(
         encrypt_tokens=encrypt_tokens,
     )
 
-    @router.get("/authorize", name=f"{prefix}.authorize", response_model=OAuth2AuthorizeResponse)
+    @router.get(
+        "/authorize",
+        name=f"{prefix}.authorize",
+        response_model=OAuth2AuthorizeResponse,
+        responses={**authorize_responses(), **signed_in_responses(requires_verification)},
+    )
     async def authorize(
         request: Request,
         response: Response,
@@ -104,7 +111,10 @@ def get_oauth_associate_router(
         name=f"{prefix}.callback",
         response_model=user_schema,
         description=CALLBACK_DESCRIPTION,
-        responses=callback_responses(ErrorCode.OAUTH_ACCOUNT_ALREADY_LINKED),
+        responses={
+            **callback_responses(ErrorCode.OAUTH_ACCOUNT_ALREADY_LINKED),
+            **signed_in_responses(requires_verification),
+        },
     )
     async def callback(
         request: Request,

@@ -39,10 +39,12 @@ __all__ = [
     "CompletedCallback",
     "OAuth2AuthorizeResponse",
     "OAuthFlow",
+    "authorize_responses",
     "build_flow",
     "callback_responses",
     "redirect_to",
     "refuse",
+    "signed_in_responses",
 ]
 
 logger = logging.getLogger("doorkeeper.oauth")
@@ -70,6 +72,28 @@ class CompletedCallback:
 
 def _provider_error_reason(error: str) -> str:
     return error if _PROVIDER_ERROR.fullmatch(error) else "invalid"
+
+
+def authorize_responses() -> OpenAPIResponseType:
+    """The OpenAPI entry of `/authorize`'s 400: a `next` target off the allowed origins."""
+    content = {"application/json": {"example": {"detail": ErrorCode.OAUTH_INVALID_REDIRECT.value}}}
+    return {
+        status.HTTP_400_BAD_REQUEST: {
+            "model": ErrorModel,
+            "description": "`next` is not on the front end's origin nor a trusted one.",
+            "content": content,
+        }
+    }
+
+
+def signed_in_responses(requires_verification: bool) -> OpenAPIResponseType:
+    """The OpenAPI entries of a route for the signed-in, active (and verified) user."""
+    responses: OpenAPIResponseType = {
+        status.HTTP_401_UNAUTHORIZED: {"description": "Missing token or inactive user."}
+    }
+    if requires_verification:
+        responses[status.HTTP_403_FORBIDDEN] = {"description": "Not a verified user."}
+    return responses
 
 
 def callback_responses(*codes: ErrorCode) -> OpenAPIResponseType:

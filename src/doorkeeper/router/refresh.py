@@ -19,6 +19,7 @@ from doorkeeper.authentication.strategy import (
 from doorkeeper.authentication.transport.refresh import clear_refresh_cookie, read_refresh_cookie
 from doorkeeper.manager import BaseUserManager, UserManagerDependency
 from doorkeeper.router.common import ErrorModel, OpenAPIResponseType
+from doorkeeper.router.csrf import csrf_responses
 
 __all__ = ["RefreshRequest", "add_refresh_route"]
 
@@ -43,6 +44,7 @@ def _responses(backend: AuthenticationBackend[Any, Any]) -> OpenAPIResponseType:
             "content": {"application/json": {"examples": examples}},
         },
         **backend.transport.get_openapi_login_responses_success(),
+        **csrf_responses(backend),
     }
 
 

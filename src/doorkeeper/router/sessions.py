@@ -65,6 +65,14 @@ NOT_FOUND: OpenAPIResponseType = {
         "content": {"application/json": {"example": {"detail": "SESSION_NOT_FOUND"}}},
     }
 }
+UNAUTHORIZED: OpenAPIResponseType = {
+    status.HTTP_401_UNAUTHORIZED: {"description": "Missing token or inactive user."}
+}
+SUPERUSER: OpenAPIResponseType = {
+    **UNAUTHORIZED,
+    status.HTTP_403_FORBIDDEN: {"description": "Not a superuser."},
+    status.HTTP_404_NOT_FOUND: {"model": ErrorModel, "description": "No such user."},
+}
 
 
 class BackendSessions:
@@ -172,7 +180,7 @@ def get_sessions_router(
         "/me/sessions",
         name="users:current_user_sessions",
         response_model=list[SessionRead],
-        responses={status.HTTP_401_UNAUTHORIZED: {"description": "Missing token."}},
+        responses=UNAUTHORIZED,
     )
     async def list_my_sessions(
         request: Request, user: models.UP = Depends(get_current_user)
@@ -185,7 +193,7 @@ def get_sessions_router(
         name="users:end_current_user_session",
         status_code=status.HTTP_204_NO_CONTENT,
         response_class=Response,
-        responses=NOT_FOUND,
+        responses={**UNAUTHORIZED, **NOT_FOUND},
     )
     async def end_my_session(
         session_id: str,
@@ -207,6 +215,7 @@ def get_sessions_router(
         name="users:end_other_current_user_sessions",
         status_code=status.HTTP_204_NO_CONTENT,
         response_class=Response,
+        responses=UNAUTHORIZED,
     )
     async def end_my_other_sessions(
         request: Request,
@@ -233,7 +242,7 @@ def get_sessions_router(
         name="users:user_sessions",
         response_model=list[SessionRead],
         dependencies=[Depends(get_superuser)],
-        responses={status.HTTP_403_FORBIDDEN: {"description": "Not a superuser."}},
+        responses=SUPERUSER,
     )
     async def list_user_sessions(
         request: Request, target: models.UP = Depends(get_target_user)
@@ -247,7 +256,7 @@ def get_sessions_router(
         status_code=status.HTTP_204_NO_CONTENT,
         response_class=Response,
         dependencies=[Depends(get_superuser)],
-        responses=NOT_FOUND,
+        responses={**SUPERUSER, **NOT_FOUND},
     )
     async def end_user_session(
         session_id: str,
@@ -274,6 +283,7 @@ def get_sessions_router(
         status_code=status.HTTP_204_NO_CONTENT,
         response_class=Response,
         dependencies=[Depends(get_superuser)],
+        responses=SUPERUSER,
     )
     async def end_user_sessions(
         request: Request,

@@ -26,15 +26,20 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, validates
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql import Select
 
 from doorkeeper.db.base import BaseUserDatabase
+from doorkeeper.db.sqlalchemy.errors import UserAlreadyExistsIntegrityError
 from doorkeeper.db.sqlalchemy.generics import GUID, TIMESTAMPAware, UTCDateTime, now_utc
-from doorkeeper.exceptions import UserAlreadyExists
+from doorkeeper.db.sqlalchemy.schema import (
+    DatabaseSchemaOutdatedError,
+    metadata_option,
+    schema_outdated,
+)
 from doorkeeper.invalidation import user_changed
 from doorkeeper.models import ID, OAP, UP
 from doorkeeper.normalization import normalize_email
@@ -49,6 +54,7 @@ __all__ = [
     "SQLAlchemyUserDatabase",
     "TIMESTAMPAware",
     "UTCDateTime",
+    "UserAlreadyExistsIntegrityError",
     "now_utc",
 ]
 
@@ -226,7 +232,7 @@ class SQLAlchemyUserDatabase(Generic[UP, ID], BaseUserDatabase[UP, ID]):
             result: Any = await self.session.execute(statement)
         except IntegrityError as error:
             await self.session.rollback()
-            raise UserAlreadyExists() from error
+            raise UserAlreadyExistsIntegrityError.from_integrity_error(error) from None
         await self.session.commit()
         if result.rowcount != 1:
             return None
@@ -276,17 +282,19 @@ class SQLAlchemyUserDatabase(Generic[UP, ID], BaseUserDatabase[UP, ID]):
         return user
 
     async def _commit_or_raise_duplicate(self, email: str | None) -> None:
-        """Commit; turn a uniqueness violation into `UserAlreadyExists`.
+        """Commit; turn a uniqueness violation into `UserAlreadyExistsIntegrityError`,
+        which both `except UserAlreadyExists` (Doorkeeper's flows) and `except
+        IntegrityError` (apps written for FastAPI Users' adapter) catch.
 
         Any other integrity error (a constraint of the app's own columns) propagates
         as itself, after the rollback.
         """
         try:
             await self.session.commit()
-        except IntegrityError:
+        except IntegrityError as error:
             await self.session.rollback()
             if email is None or await self.get_by_email(email) is not None:
-                raise UserAlreadyExists() from None
+                raise UserAlreadyExistsIntegrityError.from_integrity_error(error) from None
             raise
 
     async def _refresh_if_expired(self, instance: Any) -> None:
@@ -296,6 +304,17 @@ class SQLAlchemyUserDatabase(Generic[UP, ID], BaseUserDatabase[UP, ID]):
             await self.session.refresh(instance)
 
     async def _get_user(self, statement: Select[Any]) -> UP | None:
-        results = await self.session.execute(statement)
+        try:
+            results = await self.session.execute(statement)
+        except DBAPIError as error:
+            # Every flow reads the user first: a database still in FastAPI Users' schema
+            # fails here, with a message that names the command to run.
+            missing = schema_outdated(error)
+            if missing is None:
+                raise
+            await self.session.rollback()
+            raise DatabaseSchemaOutdatedError(
+                self._table.__table__.name, missing.columns, metadata_option(self.user_table)
+            ) from error
         user: UP | None = results.unique().scalar_one_or_none()
         return user

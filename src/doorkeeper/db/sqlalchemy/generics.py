@@ -1,5 +1,6 @@
 """Portable column types: a UUID type and a timezone-aware timestamp."""
 
+import sys
 import uuid
 from datetime import datetime, timezone
 from typing import Any
@@ -84,3 +85,10 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return _as_utc(value, dialect)
+
+
+if "alembic.autogenerate" in sys.modules:
+    # Under `alembic revision --autogenerate`: render these types with their import.
+    from doorkeeper.db.sqlalchemy.autogenerate import register
+
+    register()
