@@ -75,6 +75,9 @@ def _config_key(value: Any, depth: int = 0) -> Hashable:
     return (kind, tuple(sorted((k, _config_key(v, depth + 1)) for k, v in fields.items())))
 
 
+_BCRYPT_PREFIXES = ("$2a$", "$2b$", "$2y$")
+
+
 class PasswordHelper(PasswordHelperProtocol):
     """Hashes, verifies and upgrades passwords.
 
@@ -87,6 +90,9 @@ class PasswordHelper(PasswordHelperProtocol):
         self._dummy_hash: str | None = None
 
     def _verify(self, password: str, hashed_password: str) -> tuple[bool, str | None]:
+        if hashed_password.startswith(_BCRYPT_PREFIXES) and len(password.encode()) > 72:
+            # bcrypt reads 72 bytes: bcrypt 5 refuses more, bcrypt 4 would ignore the rest.
+            return False, None
         try:
             return self.password_hash.verify_and_update(password, hashed_password)
         except (UnknownHashError, ValueError, TypeError):
